@@ -1,0 +1,242 @@
+//! Typed errors, one small enum per area.
+//!
+//! Every variant has a stable, machine-readable [`code`](Error::code). The
+//! reference server sends these codes in its JSON errors and the Python and
+//! WASM bindings expose them as `.code`, so they are part of the public
+//! contract: a code is never renamed or reused for another meaning.
+
+use thiserror::Error;
+
+/// Decoding the canonical bytes of a reading failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The input is not exactly one canonical message long.
+    #[error("canonical reading must be {expected} bytes, got {actual}")]
+    WrongLength {
+        /// The only accepted length.
+        expected: usize,
+        /// The length that was given.
+        actual: usize,
+    },
+    /// The domain-separation tag is not `SMARTMETERS:READ`.
+    #[error("domain-separation tag does not match: not a smartmeter reading")]
+    UnknownTag,
+    /// The format version is not one this library implements.
+    #[error("unsupported format version {0}")]
+    UnsupportedVersion(u64),
+    /// The algorithm id is not one this library implements.
+    #[error("unsupported signature algorithm {0}")]
+    UnsupportedAlgorithm(u64),
+}
+
+impl DecodeError {
+    /// The stable machine-readable code of this error.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::WrongLength { .. } => "wrong_length",
+            Self::UnknownTag => "unknown_tag",
+            Self::UnsupportedVersion(_) => "unsupported_version",
+            Self::UnsupportedAlgorithm(_) => "unsupported_algorithm",
+        }
+    }
+}
+
+/// A key could not be parsed, or is outside what the specification accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The bytes or text are not a well-formed key in a supported format.
+    #[error("malformed key: {0}")]
+    Malformed(&'static str),
+    /// The key is well formed but not an RSA (`rsaEncryption`) key.
+    #[error("unsupported key type: only rsaEncryption keys are accepted")]
+    UnsupportedType,
+    /// The modulus is shorter than the minimum.
+    #[error("rsa key of {bits} bits is too small: at least {min} bits are required")]
+    TooSmall {
+        /// The modulus length of the rejected key.
+        bits: usize,
+        /// The minimum accepted modulus length.
+        min: usize,
+    },
+    /// The modulus is longer than the maximum.
+    #[error("rsa key of {bits} bits is too large: at most {max} bits are accepted")]
+    TooLarge {
+        /// The modulus length of the rejected key.
+        bits: usize,
+        /// The maximum accepted modulus length.
+        max: usize,
+    },
+    /// The public exponent is not 65537.
+    #[error("unsupported rsa public exponent: only 65537 is accepted")]
+    UnsupportedExponent,
+    /// The requested size for a new key is outside the accepted range.
+    #[error("cannot generate a {bits}-bit key: sizes from {min} to {max} bits are accepted")]
+    UnsupportedSize {
+        /// The requested modulus length.
+        bits: usize,
+        /// The minimum accepted modulus length.
+        min: usize,
+        /// The maximum accepted modulus length.
+        max: usize,
+    },
+    /// The RNG or the prime search failed while generating a key.
+    #[error("key generation failed")]
+    Generation,
+}
+
+impl KeyError {
+    /// The stable machine-readable code of this error.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed_key",
+            Self::UnsupportedType => "unsupported_key_type",
+            Self::TooSmall { .. } => "key_too_small",
+            Self::TooLarge { .. } => "key_too_large",
+            Self::UnsupportedExponent => "unsupported_exponent",
+            Self::UnsupportedSize { .. } => "unsupported_key_size",
+            Self::Generation => "key_generation_failed",
+        }
+    }
+}
+
+/// The JSON wire form of a signed reading could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum WireError {
+    /// The document is longer than any valid signed reading.
+    #[error("signed reading is {len} bytes long, the limit is {max}")]
+    TooLarge {
+        /// Length of the rejected document.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Not JSON, or a field is missing, unknown, duplicated or of the wrong type or range.
+    #[error("malformed json: {0}")]
+    Json(String),
+    /// A base64 field is not canonical padded standard base64.
+    #[error("field `{0}` is not canonical base64 (RFC 4648 section 4, with padding)")]
+    Base64(&'static str),
+    /// The version or algorithm field names something unsupported.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The `public_key` field is not an acceptable key.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+impl WireError {
+    /// The stable machine-readable code of this error.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "reading_too_large",
+            Self::Json(_) => "malformed_json",
+            Self::Base64(_) => "malformed_base64",
+            Self::Decode(e) => e.code(),
+            Self::Key(e) => e.code(),
+        }
+    }
+}
+
+/// A signed reading failed verification.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The reading names a different key than the one it was checked against.
+    #[error("the reading was signed for key {reading}, not for key {expected}")]
+    KeyMismatch {
+        /// Key id (hex) carried by the reading.
+        reading: String,
+        /// Key id (hex) of the key it was verified with.
+        expected: String,
+    },
+    /// The signature does not match the reading and the key.
+    #[error("signature does not verify")]
+    InvalidSignature,
+}
+
+impl VerifyError {
+    /// The stable machine-readable code of this error.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::KeyMismatch { .. } => "key_mismatch",
+            Self::InvalidSignature => "invalid_signature",
+        }
+    }
+}
+
+/// Producing a signature failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SignError {
+    /// The RSA private-key operation failed (for example, the RNG used for blinding failed).
+    #[error("signing failed")]
+    Failed,
+}
+
+impl SignError {
+    /// The stable machine-readable code of this error.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::Failed => "signing_failed",
+        }
+    }
+}
+
+/// Any error of this crate, for callers that handle all areas alike.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// See [`DecodeError`].
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// See [`KeyError`].
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// See [`WireError`].
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// See [`VerifyError`].
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    /// See [`SignError`].
+    #[error(transparent)]
+    Sign(#[from] SignError),
+}
+
+impl Error {
+    /// The stable machine-readable code of the underlying error.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::Decode(e) => e.code(),
+            Self::Key(e) => e.code(),
+            Self::Wire(e) => e.code(),
+            Self::Verify(e) => e.code(),
+            Self::Sign(e) => e.code(),
+        }
+    }
+}
+
+/// Every error code this crate can produce, for documentation and for
+/// bindings that want to enumerate them.
+pub const ERROR_CODES: &[&str] = &[
+    "wrong_length",
+    "unknown_tag",
+    "unsupported_version",
+    "unsupported_algorithm",
+    "malformed_key",
+    "unsupported_key_type",
+    "key_too_small",
+    "key_too_large",
+    "unsupported_exponent",
+    "unsupported_key_size",
+    "key_generation_failed",
+    "reading_too_large",
+    "malformed_json",
+    "malformed_base64",
+    "key_mismatch",
+    "invalid_signature",
+    "signing_failed",
+];
