@@ -236,6 +236,7 @@ pub const ERROR_CODES: &[&str] = &[
     "reading_too_large",
     "malformed_json",
     "malformed_base64",
+    "malformed_key_id",
     "key_mismatch",
     "invalid_signature",
     "signing_failed",

@@ -7,8 +7,8 @@ use core::str::FromStr;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use rsa::pkcs1::RsaPublicKeyRef;
-use rsa::pkcs8::der::zeroize::Zeroizing;
 use rsa::pkcs8::der::Decode;
+use rsa::pkcs8::der::zeroize::Zeroizing;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::pkcs8::{DecodePublicKey, SubjectPublicKeyInfoRef};
 use rsa::traits::PublicKeyParts;
@@ -261,7 +261,7 @@ fn check_policy(modulus: &[u8], exponent: &[u8]) -> Result<(), KeyError> {
             max: MAX_KEY_BITS,
         });
     }
-    if exponent != PUBLIC_EXPONENT.to_be_bytes().trim_ascii_start_zeros() {
+    if exponent.trim_ascii_start_zeros() != PUBLIC_EXPONENT.to_be_bytes().trim_ascii_start_zeros() {
         return Err(KeyError::UnsupportedExponent);
     }
     Ok(())

@@ -48,9 +48,7 @@ mod verify;
 mod wire;
 
 pub use encoding::{Algorithm, DOMAIN_TAG, FORMAT_VERSION, MESSAGE_LEN, Message, Reading};
-pub use error::{
-    DecodeError, ERROR_CODES, Error, KeyError, SignError, VerifyError, WireError,
-};
+pub use error::{DecodeError, ERROR_CODES, Error, KeyError, SignError, VerifyError, WireError};
 pub use keys::{
     KeyId, KeyIdParseError, MAX_KEY_BITS, MAX_PUBLIC_KEY_DER_LEN, MIN_KEY_BITS, MeterKey,
     PUBLIC_EXPONENT, PublicKey,

@@ -1,0 +1,148 @@
+//! Checks every shared vector in `docs/vectors/` against this crate.
+//!
+//! The Python and WASM bindings run the same cases from the same files.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use serde_json::Value;
+use smartmeter_core::{ERROR_CODES, Message, MeterKey, PublicKey, Reading, SignedReading};
+
+fn load(name: &str) -> Vec<Value> {
+    let path = format!("{}/../docs/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    doc["cases"].as_array().unwrap().clone()
+}
+
+fn str_field<'a>(case: &'a Value, key: &str) -> &'a str {
+    case[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}: no string field {key}", case["name"]))
+}
+
+fn u64_field(reading: &Value, key: &str) -> u64 {
+    str_field(reading, key).parse().unwrap()
+}
+
+#[test]
+fn valid_vectors_verify_and_reproduce_byte_for_byte() {
+    let cases = load("valid.json");
+    assert!(cases.len() >= 5);
+    for case in &cases {
+        let name = str_field(case, "name");
+        let key = MeterKey::from_pkcs8_pem(str_field(case, "private_key_pem")).unwrap();
+        let public = PublicKey::from_pem(str_field(case, "public_key_pem")).unwrap();
+        assert_eq!(key.public_key(), &public, "{name}");
+        assert_eq!(
+            PublicKey::from_base64(str_field(case, "public_key_der_base64")).unwrap(),
+            public,
+            "{name}"
+        );
+        assert_eq!(
+            public.key_id().to_string(),
+            str_field(case, "key_id"),
+            "{name}"
+        );
+        assert_eq!(
+            public.bits() as u64,
+            case["key_bits"].as_u64().unwrap(),
+            "{name}"
+        );
+
+        let r = &case["reading"];
+        let reading = Reading {
+            sequence: u64_field(r, "sequence"),
+            timestamp_ms: u64_field(r, "timestamp_ms"),
+            wh_imported: u64_field(r, "wh_imported"),
+            wh_exported: u64_field(r, "wh_exported"),
+        };
+        let signed = key.sign(reading).unwrap();
+        assert_eq!(
+            hex::encode(signed.canonical_bytes()),
+            str_field(case, "canonical_hex"),
+            "{name}"
+        );
+        assert_eq!(
+            hex::encode(signed.signature()),
+            str_field(case, "signature_hex"),
+            "{name}"
+        );
+        assert_eq!(signed.to_json(), str_field(case, "json"), "{name}");
+
+        let parsed = SignedReading::from_json(str_field(case, "json").as_bytes()).unwrap();
+        assert_eq!(parsed, signed, "{name}");
+        let verified = public.verify(&parsed).unwrap();
+        assert_eq!(verified.reading(), &reading, "{name}");
+        assert_eq!(verified.key_id(), public.key_id(), "{name}");
+
+        let bytes = hex::decode(str_field(case, "canonical_hex")).unwrap();
+        let message = Message::from_bytes(&bytes).unwrap();
+        assert_eq!(message.reading, reading, "{name}");
+        assert_eq!(message.to_bytes().as_slice(), bytes.as_slice(), "{name}");
+    }
+}
+
+/// Runs one invalid case through the entry point its kind names and returns the error code.
+fn error_code(case: &Value) -> Option<&'static str> {
+    let input = str_field(case, "input");
+    match str_field(case, "kind") {
+        "canonical" => Message::from_bytes(&hex::decode(input).unwrap())
+            .err()
+            .map(|e| e.code()),
+        "public_key" => PublicKey::from_base64(input).err().map(|e| e.code()),
+        "json" => {
+            let registered =
+                PublicKey::from_pem(str_field(case, "registered_public_key_pem")).unwrap();
+            match SignedReading::from_json(input.as_bytes()) {
+                Err(e) => Some(e.code()),
+                Ok(signed) => registered.verify(&signed).err().map(|e| e.code()),
+            }
+        }
+        other => panic!("unknown kind {other}"),
+    }
+}
+
+#[test]
+fn invalid_vectors_fail_with_their_code() {
+    let cases = load("invalid.json");
+    assert!(cases.len() >= 30);
+    for case in &cases {
+        let expected = str_field(case, "expected_error");
+        assert!(
+            ERROR_CODES.contains(&expected),
+            "{expected} is not a documented code"
+        );
+        assert_eq!(error_code(case), Some(expected), "{}", case["name"]);
+    }
+}
+
+#[test]
+fn every_kind_of_invalid_input_is_covered() {
+    let cases = load("invalid.json");
+    for code in [
+        "wrong_length",
+        "unknown_tag",
+        "unsupported_version",
+        "unsupported_algorithm",
+        "malformed_key",
+        "unsupported_key_type",
+        "key_too_small",
+        "key_too_large",
+        "unsupported_exponent",
+        "reading_too_large",
+        "malformed_json",
+        "malformed_base64",
+        "key_mismatch",
+        "invalid_signature",
+    ] {
+        assert!(
+            cases.iter().any(|c| c["expected_error"] == code),
+            "no invalid vector expects {code}"
+        );
+    }
+}
