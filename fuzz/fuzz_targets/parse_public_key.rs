@@ -1,0 +1,29 @@
+//! Key parsing (DER, PEM, base64) never panics; an accepted key is exactly
+//! its canonical encoding and keeps its key id through a round trip.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use smartmeter_core::PublicKey;
+
+fn round_trips(key: &PublicKey) {
+    let again = PublicKey::from_der(key.to_der()).expect("canonical der parses");
+    assert_eq!(again.key_id(), key.key_id());
+    let again = PublicKey::from_pem(&key.to_pem()).expect("own pem parses");
+    assert_eq!(again.to_der(), key.to_der());
+}
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(key) = PublicKey::from_der(data) {
+        assert_eq!(key.to_der(), data);
+        round_trips(&key);
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(key) = PublicKey::from_pem(text) {
+            round_trips(&key);
+        }
+        if let Ok(key) = PublicKey::from_base64(text) {
+            assert_eq!(key.to_base64(), text);
+            round_trips(&key);
+        }
+    }
+});

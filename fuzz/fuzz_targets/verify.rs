@@ -1,0 +1,27 @@
+//! `PublicKey::verify` never panics, whatever key and reading it is given.
+//!
+//! Input: a 2-byte big-endian length, that many bytes of key DER, then the
+//! JSON wire form of a reading.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use smartmeter_core::{PublicKey, SignedReading};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((len, rest)) = data.split_first_chunk::<2>() else {
+        return;
+    };
+    let (key, json) = rest.split_at(usize::from(u16::from_be_bytes(*len)).min(rest.len()));
+    let Ok(signed) = SignedReading::from_json(json) else {
+        return;
+    };
+    let own = signed.public_key().verify(&signed);
+    if let Ok(key) = PublicKey::from_der(key) {
+        let result = key.verify(&signed);
+        // The key id is the hash of the DER: same id, same key, same verdict.
+        assert_eq!(
+            result.is_ok(),
+            key.key_id() == signed.key_id() && own.is_ok()
+        );
+    }
+});
