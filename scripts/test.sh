@@ -89,6 +89,7 @@ audit() {
 step "setup (Debian packages, Rust components and targets)" setup
 step "cargo fmt --check" cargo fmt --all --check
 step "cargo clippy -D warnings" cargo clippy --locked --workspace --all-targets -- -D warnings
+step "rustdoc without warnings" env RUSTDOCFLAGS="-D warnings" cargo doc --locked -q --no-deps -p smartmeter-core
 step "test vectors are what the generator produces" vectors_check
 step "smartmeter-core builds for wasm32 without default features" wasm_core_build
 echo
