@@ -96,6 +96,10 @@ echo
 echo "==> PostgreSQL for the tests"
 pg_for_tests
 step "cargo test --workspace (unit, integration, OpenSSL interop, doc tests)" workspace_tests
+step "Python wheel: stubtest, mypy --strict, pytest on the installed wheel" \
+  env SMARTMETER_TEST_DATABASE_URL="$PG_ADMIN_URL" bash scripts/test-python.sh
+step "WASM package on Node and Chromium, tsc, dashboard end to end" \
+  env PG_ADMIN_URL="$PG_ADMIN_URL" bash scripts/test-wasm.sh
 if [ $quick = 0 ]; then
   step "fuzz every target for ${FUZZ_SECONDS:-30}s" bash fuzz/run.sh "${FUZZ_SECONDS:-30}"
   step "cargo audit (RustSec snapshot in ../shared/advisory-db)" audit

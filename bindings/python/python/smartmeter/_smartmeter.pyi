@@ -1,0 +1,286 @@
+"""Type stubs of the extension module ``smartmeter._smartmeter``.
+
+Everything here is re-exported by the package ``smartmeter``; import it from
+there. Checked against the built module by ``mypy.stubtest``.
+"""
+
+from typing import ClassVar, Final, final
+
+__all__ = [
+    "__version__",
+    "ERROR_CODES",
+    "MESSAGE_LEN",
+    "MIN_KEY_BITS",
+    "MAX_KEY_BITS",
+    "MAX_JSON_LEN",
+    "MeterKey",
+    "PublicKey",
+    "SignedReading",
+    "VerifiedReading",
+    "Message",
+    "SmartMeterError",
+    "MalformedReading",
+    "InvalidKey",
+    "VerificationError",
+    "InvalidSignature",
+    "KeyMismatch",
+    "SigningError",
+]
+
+__version__: Final[str]
+"""The package version, the Cargo version of the crate."""
+
+ERROR_CODES: Final[tuple[str, ...]]
+"""Every error code the core produces (docs/spec.md, section Errors)."""
+
+MESSAGE_LEN: Final[int]
+"""Length of a canonical message in bytes (82)."""
+
+MIN_KEY_BITS: Final[int]
+"""Smallest accepted RSA modulus in bits (2048)."""
+
+MAX_KEY_BITS: Final[int]
+"""Largest accepted RSA modulus in bits (4096)."""
+
+MAX_JSON_LEN: Final[int]
+"""Longest accepted JSON wire form in bytes (4096)."""
+
+class SmartMeterError(ValueError):
+    """Base class of every error of this library; ``.code`` is the stable error code."""
+
+    code: str
+    """The stable error code (docs/spec.md, section Errors), e.g. ``"invalid_signature"``."""
+
+class MalformedReading(SmartMeterError):
+    """A signed reading (JSON) or canonical message (bytes) is malformed.
+
+    Codes: ``reading_too_large``, ``malformed_json``, ``malformed_base64``,
+    ``unsupported_version``, ``unsupported_algorithm``, ``wrong_length``,
+    ``unknown_tag``.
+    """
+
+class InvalidKey(SmartMeterError):
+    """A key is malformed or outside the key policy, or could not be generated.
+
+    Codes: ``malformed_key``, ``unsupported_key_type``, ``key_too_small``,
+    ``key_too_large``, ``unsupported_exponent``, ``unsupported_key_size``,
+    ``key_generation_failed``.
+    """
+
+class VerificationError(SmartMeterError):
+    """A signed reading failed verification: base of InvalidSignature and KeyMismatch."""
+
+class InvalidSignature(VerificationError):
+    """The signature does not match the reading and the key (``invalid_signature``)."""
+
+class KeyMismatch(VerificationError):
+    """The reading names another key than the one it was verified with (``key_mismatch``)."""
+
+class SigningError(SmartMeterError):
+    """The private-key operation failed (``signing_failed``)."""
+
+@final
+class PublicKey:
+    """A meter's RSA public key, checked against the key policy.
+
+    RSA, 2048 to 4096 bits, exponent 65537, canonical DER. Equal keys compare
+    equal and hash alike.
+    """
+
+    @staticmethod
+    def from_pem(data: str | bytes | bytearray) -> PublicKey:
+        """Parse a ``-----BEGIN PUBLIC KEY-----`` PEM document. Raises InvalidKey."""
+
+    @staticmethod
+    def from_der(data: bytes) -> PublicKey:
+        """Parse a SubjectPublicKeyInfo in DER. Raises InvalidKey."""
+
+    @staticmethod
+    def from_base64(data: str | bytes | bytearray) -> PublicKey:
+        """Parse standard padded base64 of the SubjectPublicKeyInfo DER. Raises InvalidKey."""
+
+    def to_pem(self) -> str:
+        """The key as a ``PUBLIC KEY`` PEM document with ``\\n`` line endings."""
+
+    def to_der(self) -> bytes:
+        """The SubjectPublicKeyInfo DER, exactly the bytes the key id hashes."""
+
+    def to_base64(self) -> str:
+        """The DER in standard padded base64, as carried in JSON."""
+
+    @property
+    def key_id(self) -> str:
+        """The key id: SHA-256 of the DER, as 64 lowercase hex digits."""
+
+    @property
+    def bits(self) -> int:
+        """The modulus length in bits."""
+
+    def verify(self, signed: SignedReading) -> VerifiedReading:
+        """Verify a signed reading against this key and return the verified reading.
+
+        Raises KeyMismatch or InvalidSignature. Releases the GIL.
+        """
+
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class MeterKey:
+    """A meter's RSA private key: signs readings. Its repr shows no private material."""
+
+    @staticmethod
+    def generate(bits: int = 2048) -> MeterKey:
+        """Generate a new key (2048 to 4096 bits). Raises InvalidKey. Releases the GIL."""
+
+    @staticmethod
+    def from_pem(data: str | bytes | bytearray) -> MeterKey:
+        """Parse an unencrypted PKCS#8 ``-----BEGIN PRIVATE KEY-----`` PEM document. Raises InvalidKey."""
+
+    @staticmethod
+    def from_der(data: bytes) -> MeterKey:
+        """Parse an unencrypted PKCS#8 PrivateKeyInfo in DER. Raises InvalidKey."""
+
+    def to_pem(self) -> str:
+        """The key as an unencrypted PKCS#8 PEM document. Store it like a secret."""
+
+    def to_der(self) -> bytes:
+        """The key as unencrypted PKCS#8 DER. Store it like a secret."""
+
+    def public_key(self) -> PublicKey:
+        """The matching public key, the one to register for this meter."""
+
+    @property
+    def key_id(self) -> str:
+        """The id of the matching public key (64 lowercase hex digits)."""
+
+    def sign(
+        self, *, sequence: int, timestamp_ms: int, wh_imported: int, wh_exported: int
+    ) -> SignedReading:
+        """Sign a reading; every value is an integer from 0 to 2**64-1.
+
+        Out-of-range integers raise OverflowError. Raises SigningError if the
+        RSA operation fails. Deterministic. Releases the GIL.
+        """
+
+@final
+class SignedReading:
+    """A reading with its signature and public key, not yet verified."""
+
+    @staticmethod
+    def from_json(data: str | bytes | bytearray) -> SignedReading:
+        """Parse the JSON wire form strictly. Raises MalformedReading or InvalidKey."""
+
+    def to_json(self) -> str:
+        """The JSON wire form: compact, fields in specification order."""
+
+    def canonical_bytes(self) -> bytes:
+        """The canonical message bytes (82): what the signature covers."""
+
+    @property
+    def sequence(self) -> int:
+        """Per-meter counter (unverified)."""
+
+    @property
+    def timestamp_ms(self) -> int:
+        """Milliseconds since the Unix epoch, UTC (unverified)."""
+
+    @property
+    def wh_imported(self) -> int:
+        """Cumulative energy imported from the grid, in Wh (unverified)."""
+
+    @property
+    def wh_exported(self) -> int:
+        """Cumulative energy exported to the grid, in Wh (unverified)."""
+
+    @property
+    def algorithm(self) -> int:
+        """The signature algorithm id (1: RSASSA-PKCS1-v1_5 with SHA-256)."""
+
+    @property
+    def public_key(self) -> PublicKey:
+        """The public key the reading carries (not necessarily a registered one)."""
+
+    @property
+    def key_id(self) -> str:
+        """The id of the carried public key (64 lowercase hex digits)."""
+
+    @property
+    def signature(self) -> bytes:
+        """The signature bytes."""
+
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
+class VerifiedReading:
+    """A reading whose signature was checked against a public key."""
+
+    @property
+    def sequence(self) -> int:
+        """Per-meter counter."""
+
+    @property
+    def timestamp_ms(self) -> int:
+        """Milliseconds since the Unix epoch, UTC."""
+
+    @property
+    def wh_imported(self) -> int:
+        """Cumulative energy imported from the grid, in Wh."""
+
+    @property
+    def wh_exported(self) -> int:
+        """Cumulative energy exported to the grid, in Wh."""
+
+    @property
+    def algorithm(self) -> int:
+        """The signature algorithm id."""
+
+    @property
+    def key_id(self) -> str:
+        """The id of the key that signed the reading (64 lowercase hex digits)."""
+
+    @property
+    def signed(self) -> SignedReading:
+        """The signed reading that was verified, to store or forward."""
+
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
+class Message:
+    """A decoded canonical message: the 82 bytes a signature covers."""
+
+    @staticmethod
+    def from_bytes(data: bytes) -> Message:
+        """Decode canonical bytes (exactly one message). Raises MalformedReading."""
+
+    def to_bytes(self) -> bytes:
+        """The canonical bytes."""
+
+    @property
+    def algorithm(self) -> int:
+        """The signature algorithm id."""
+
+    @property
+    def key_id(self) -> str:
+        """The id of the signing key (64 lowercase hex digits)."""
+
+    @property
+    def sequence(self) -> int:
+        """Per-meter counter."""
+
+    @property
+    def timestamp_ms(self) -> int:
+        """Milliseconds since the Unix epoch, UTC."""
+
+    @property
+    def wh_imported(self) -> int:
+        """Cumulative energy imported from the grid, in Wh."""
+
+    @property
+    def wh_exported(self) -> int:
+        """Cumulative energy exported to the grid, in Wh."""
+
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]

@@ -1,0 +1,48 @@
+"""Shared fixtures: the test vectors (read in place from docs/vectors) and keys.
+
+The tests import ``smartmeter`` as installed in the virtual environment (the
+wheel), never from the source tree: see test_api.py::test_imported_from_the_installed_wheel.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import smartmeter
+
+REPO = Path(__file__).resolve().parents[3]
+VECTORS = REPO / "docs" / "vectors"
+
+
+def load_vectors(name: str) -> list[dict[str, Any]]:
+    """The cases of one vector file."""
+    cases: list[dict[str, Any]] = json.loads((VECTORS / name).read_text())["cases"]
+    return cases
+
+
+VALID = load_vectors("valid.json")
+INVALID = load_vectors("invalid.json")
+
+
+@pytest.fixture(scope="session")
+def vector_key() -> smartmeter.MeterKey:
+    """The 2048-bit key of the first valid vector (no key generation needed)."""
+    return smartmeter.MeterKey.from_pem(VALID[0]["private_key_pem"])
+
+
+@pytest.fixture(scope="session")
+def other_key() -> smartmeter.MeterKey:
+    """The key of the `rsa2048-second-meter` vector: another meter."""
+    case = next(c for c in VALID if c["name"] == "rsa2048-second-meter")
+    return smartmeter.MeterKey.from_pem(case["private_key_pem"])
+
+
+@pytest.fixture(scope="session")
+def key4096() -> smartmeter.MeterKey:
+    """The 4096-bit key of the `rsa4096` vector: the slowest signer."""
+    case = next(c for c in VALID if c["name"] == "rsa4096")
+    return smartmeter.MeterKey.from_pem(case["private_key_pem"])

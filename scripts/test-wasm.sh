@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Tests of the WASM package (bindings/wasm) and the dashboard
+# (examples/dashboard). Called by scripts/test.sh; runs on its own too.
+#
+# Installs what it needs: the wasm32 target, wasm-bindgen-cli at the exact
+# version of Cargo.lock, Debian's chromium and chromium-driver, the npm
+# dependencies (npm ci; playwright-core never downloads a browser). Then:
+#   1. builds bindings/wasm/pkg/{web,nodejs} (release, opt-level "s")
+#   2. wasm-bindgen-test over the shared vectors on Node
+#   3. the same tests in headless Chromium
+#   4. the built package's JavaScript API on Node (node --test)
+#   5. tsc --noEmit: the package's .d.ts, the dashboard, the type tests
+#   6. builds the dashboard (esbuild) and runs the end-to-end test with
+#      playwright-core, PostgreSQL and the reference server
+# Fails (non-zero) on the first failure. PostgreSQL: $PG_ADMIN_URL, else
+# scripts/lib/postgres.sh's pg_for_tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+dashboard=$root/examples/dashboard
+pkg=$root/bindings/wasm/pkg
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+
+declare -a results=()
+step() {
+  local name=$1
+  shift
+  local start=$SECONDS rc
+  echo
+  echo "==> [wasm] $name"
+  set +e
+  (set -e; "$@")
+  rc=$?
+  set -e
+  if [ $rc = 0 ]; then
+    results+=("ok    $(printf '%4ss' $((SECONDS - start)))  $name")
+  else
+    results+=("FAIL  $(printf '%4ss' $((SECONDS - start)))  $name")
+    summary
+    exit 1
+  fi
+}
+summary() {
+  echo
+  echo "==> [wasm] summary"
+  printf '  %s\n' "${results[@]}"
+}
+
+wasm_bindgen_version() {
+  # The version of the wasm-bindgen crate in Cargo.lock: the CLI must match it exactly.
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+setup() {
+  rustup target add wasm32-unknown-unknown >/dev/null
+  local want have
+  want=$(wasm_bindgen_version)
+  have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+  if [ "$have" != "$want" ]; then
+    echo "installing wasm-bindgen-cli $want (found: ${have:-none})"
+    # Not --locked: the CLI's own lock file does not build with current toolchains.
+    cargo install -q wasm-bindgen-cli --version "$want"
+  fi
+  local missing=()
+  for p in chromium chromium-driver; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "missing Debian packages: ${missing[*]} (run as root or install them)" >&2
+      return 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+build_pkg() {
+  # opt-level "s" for the whole dependency tree of this one wasm32 build (see
+  # the comment at [profile.release.package.smartmeter-wasm] in Cargo.toml).
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=s cargo build --locked -q -p smartmeter-wasm --target wasm32-unknown-unknown --release
+  local wasm=$target_dir/wasm32-unknown-unknown/release/smartmeter_wasm.wasm
+  rm -rf "$pkg/web" "$pkg/nodejs"
+  wasm-bindgen --target web --out-dir "$pkg/web" "$wasm"
+  wasm-bindgen --target nodejs --out-dir "$pkg/nodejs" "$wasm"
+  # pkg/package.json has no "type": the nodejs build is CommonJS, the web build an ES module.
+  echo '{"type": "module"}' >"$pkg/web/package.json"
+  echo "smartmeter_wasm_bg.wasm: $(wc -c <"$pkg/web/smartmeter_wasm_bg.wasm") bytes raw, $(gzip -9 -c "$pkg/web/smartmeter_wasm_bg.wasm" | wc -c) gzipped"
+}
+
+wasm_tests_node() {
+  cargo test --locked -p smartmeter-wasm --target wasm32-unknown-unknown --features sign
+}
+
+wasm_tests_chromium() {
+  WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver \
+    cargo test --locked -p smartmeter-wasm --target wasm32-unknown-unknown --features sign
+}
+
+npm_ci() {
+  (cd "$dashboard" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
+js_api_tests() {
+  node --test "$root/bindings/wasm/js-tests/"
+}
+
+typecheck() {
+  (cd "$dashboard" && npx --no-install tsc --noEmit -p .)
+}
+
+e2e() {
+  (cd "$dashboard" && node build.mjs)
+  cargo build --locked -q -p smartmeter-server
+  if [ -z "${PG_ADMIN_URL:-}" ]; then
+    # shellcheck source=lib/postgres.sh
+    . "$root/scripts/lib/postgres.sh"
+    trap pg_stop EXIT
+    pg_for_tests
+  fi
+  PG_ADMIN_URL=$PG_ADMIN_URL SMARTMETER_SERVER_BIN=$target_dir/debug/smartmeter-server \
+    E2E_OUTPUT=$dashboard/test-output node "$dashboard/test/e2e.mjs"
+}
+
+step "setup (wasm32 target, wasm-bindgen-cli, chromium, chromium-driver)" setup
+step "build bindings/wasm/pkg (web, nodejs)" build_pkg
+step "wasm-bindgen-test on Node (shared vectors)" wasm_tests_node
+step "wasm-bindgen-test in headless Chromium (shared vectors)" wasm_tests_chromium
+step "npm ci (examples/dashboard)" npm_ci
+step "JavaScript API of the built package (node --test)" js_api_tests
+step "tsc --noEmit (package declarations, dashboard, type tests)" typecheck
+step "dashboard end-to-end in Chromium (playwright-core, PostgreSQL, reference server)" e2e
+summary
