@@ -1,0 +1,144 @@
+//! # smartmeter-server
+//!
+//! The reference server for signed smart-meter readings: Rocket and
+//! PostgreSQL. Every rule about a reading's bytes, keys and signature
+//! belongs to `smartmeter-core`; this crate adds identity (registered
+//! meters), storage and policy (sequence, time, registers).
+//!
+//! One process serves two listeners built here: [`build_public`] (readings
+//! in, verifiable readings out) and [`build_operator`] (registration,
+//! revocation, metrics). Both share one [`Shared`] state: configuration,
+//! tokens, the cache of registered keys and the metrics.
+//!
+//! The API is described in `docs/api.md` and `docs/openapi.yaml`.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod cache;
+pub mod committer;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod meters;
+pub mod metrics;
+pub mod ops;
+pub mod readings;
+
+use std::sync::Arc;
+
+use rocket::fairing::AdHoc;
+use rocket::figment::Figment;
+use rocket::{Build, Rocket};
+use rocket_db_pools::Database;
+
+pub use config::Config;
+
+/// State shared by both listeners of one process.
+#[derive(Debug)]
+pub struct Shared {
+    /// The configuration.
+    pub config: Config,
+    /// Digests of the bearer tokens.
+    pub tokens: auth::Tokens,
+    /// Registered keys by key id.
+    pub cache: cache::KeyCache,
+    /// Counters and histograms.
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl Shared {
+    /// Builds the shared state. The operator token must be set (see
+    /// [`Config::operator_token`]); an empty one is refused.
+    ///
+    /// # Errors
+    /// A message when no usable operator token is configured.
+    pub fn new(config: Config) -> Result<Arc<Self>, String> {
+        let operator = config
+            .operator_token
+            .as_deref()
+            .filter(|t| !t.trim().is_empty())
+            .ok_or("no operator token: set SMARTMETER_OPERATOR_TOKEN (or use --dev-mode)")?;
+        let read = config
+            .read_token
+            .as_deref()
+            .filter(|t| !t.trim().is_empty());
+        if read == Some(operator) {
+            return Err("the read token must differ from the operator token".into());
+        }
+        let tokens = auth::Tokens::new(operator, read);
+        Ok(Arc::new(Self {
+            tokens,
+            config,
+            cache: cache::KeyCache::default(),
+            metrics: Arc::default(),
+        }))
+    }
+}
+
+/// Rocket's configuration (`Rocket.toml`, `ROCKET_*`) with this server's
+/// database settings and the given listen address on top.
+fn figment(shared: &Shared, addr: std::net::SocketAddr) -> Figment {
+    rocket::Config::figment()
+        .merge(("address", addr.ip()))
+        .merge(("port", addr.port()))
+        .merge((
+            "databases.smartmeter.url",
+            shared.config.database_url.as_str(),
+        ))
+        .merge((
+            "databases.smartmeter.max_connections",
+            shared.config.db_pool_size.max(1),
+        ))
+        .merge(("databases.smartmeter.connect_timeout", 5))
+}
+
+/// The common base of both listeners: pool, migrations, catchers, metrics.
+fn base(shared: &Arc<Shared>, figment: Figment, listener: metrics::Listener) -> Rocket<Build> {
+    rocket::custom(figment)
+        .attach(db::Db::init())
+        .attach(AdHoc::try_on_ignite("migrations", |rocket| async {
+            let Some(db) = db::Db::fetch(&rocket) else {
+                return Err(rocket);
+            };
+            let migrated = match db.get().await {
+                Ok(mut client) => db::migrate(&mut client).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match migrated {
+                Ok(_) => Ok(rocket),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot apply database migrations");
+                    Err(rocket)
+                }
+            }
+        }))
+        .attach(metrics::Latency {
+            metrics: Arc::clone(&shared.metrics),
+            listener,
+        })
+        .manage(Arc::clone(shared))
+        .register("/", error::catchers())
+}
+
+/// The public listener, on `config.public_addr`.
+pub fn build_public(shared: &Arc<Shared>) -> Rocket<Build> {
+    let figment = figment(shared, shared.config.public_addr);
+    base(shared, figment, metrics::Listener::Public)
+        .attach(committer::fairing(
+            shared.config.db_pool_size,
+            shared.config.commit_group_max,
+        ))
+        .mount("/", readings::public_routes())
+        .mount("/", meters::read_routes())
+        .mount("/", ops::public_routes())
+}
+
+/// The operator listener, on `config.operator_addr`.
+pub fn build_operator(shared: &Arc<Shared>) -> Rocket<Build> {
+    let figment = figment(shared, shared.config.operator_addr);
+    base(shared, figment, metrics::Listener::Operator)
+        .mount("/", meters::operator_routes())
+        .mount("/", meters::read_routes())
+        .mount("/", ops::operator_routes())
+}

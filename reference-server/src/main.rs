@@ -1,0 +1,80 @@
+//! `smartmeter-server`: runs the public and the operator listener in one
+//! process until SIGTERM or Ctrl-C, then finishes in-flight requests (for
+//! Rocket's `shutdown.grace` seconds) before exiting.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use smartmeter_server::{Config, Shared, build_operator, build_public};
+use tracing_subscriber::EnvFilter;
+
+fn dev_token() -> Result<String, String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| format!("cannot generate a token: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+async fn run(mut config: Config) -> Result<(), String> {
+    if config
+        .operator_token
+        .as_deref()
+        .is_none_or(|t| t.trim().is_empty())
+        && config.dev_mode
+    {
+        let token = dev_token()?;
+        eprintln!("smartmeter-server: development mode, operator token: {token}");
+        config.operator_token = Some(token);
+    }
+    let shared = Shared::new(config)?;
+    let public = build_public(&shared)
+        .ignite()
+        .await
+        .map_err(|e| format!("public listener: {e}"))?;
+    let operator = build_operator(&shared)
+        .ignite()
+        .await
+        .map_err(|e| format!("operator listener: {e}"))?;
+    tracing::info!(
+        public = %shared.config.public_addr,
+        operator = %shared.config.operator_addr,
+        "starting"
+    );
+    let stop_public = public.shutdown();
+    let stop_operator = operator.shutdown();
+    // When either listener stops (signal or failure), stop the other too.
+    let (a, b) = rocket::tokio::join!(
+        async move {
+            let r = public.launch().await;
+            stop_operator.notify();
+            r
+        },
+        async move {
+            let r = operator.launch().await;
+            stop_public.notify();
+            r
+        }
+    );
+    a.map_err(|e| format!("public listener: {e}"))?;
+    b.map_err(|e| format!("operator listener: {e}"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+#[rocket::main]
+async fn main() -> ExitCode {
+    let config = Config::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "smartmeter-server failed");
+            eprintln!("smartmeter-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,804 @@
+//! The HTTP API in-process against a real PostgreSQL database.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::*;
+use rocket::http::{ContentType, Status};
+use serde_json::{Value, json};
+use smartmeter_core::{PublicKey, SignedReading};
+
+#[rocket::async_test]
+async fn register_validates_and_conflicts() {
+    let h = Harness::new().await;
+    let s = &h.server;
+    let k0 = meter_key(0);
+
+    // PEM and base64 DER are both accepted.
+    let (st, v) = register(s, "alice", &k0.public_key().to_pem()).await;
+    assert_eq!(st, Status::Created, "{v}");
+    assert_eq!(v["key_id"], k0.key_id().to_string());
+    assert_eq!(v["username"], "alice");
+    assert!(v["id"].is_i64());
+    let (st, v) = register(s, "bob", &meter_key(1).public_key().to_base64()).await;
+    assert_eq!(st, Status::Created, "{v}");
+
+    let (st, v) = register(s, "alice", &meter_key(2).public_key().to_pem()).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::Conflict, Some("username_taken"))
+    );
+    let (st, v) = register(s, "carol", &k0.public_key().to_pem()).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::Conflict, Some("key_already_registered"))
+    );
+
+    for (file, code) in [
+        ("small_1024.pub.pem", "key_too_small"),
+        ("exponent3.pub.pem", "unsupported_exponent"),
+        ("ec_p256.pub.pem", "unsupported_key_type"),
+        ("large_4104.pub.pem", "key_too_large"),
+    ] {
+        let (st, v) = register(s, "dave", &fixture(file)).await;
+        assert_eq!(st, Status::UnprocessableEntity, "{file}: {v}");
+        assert_eq!(v["error"], code, "{file}");
+    }
+    let (st, v) = register(s, "dave", "AAAA").await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::UnprocessableEntity, Some("malformed_key"))
+    );
+
+    let long = "x".repeat(65);
+    for name in ["", "has space", "ümlaut", "semi;colon", long.as_str()] {
+        let (st, v) = register(s, name, &meter_key(2).public_key().to_pem()).await;
+        assert_eq!(st, Status::UnprocessableEntity, "{name:?}: {v}");
+        assert_eq!(v["error"], "invalid_username");
+    }
+
+    // Bodies of the wrong shape.
+    for body in [
+        "not json",
+        "{\"username\":\"eve\"}",
+        "{\"username\":1,\"public_key\":\"x\"}",
+        "{\"username\":\"eve\",\"public_key\":\"x\",\"extra\":1}",
+        "[]",
+        "",
+    ] {
+        let resp = s
+            .operator
+            .post("/register")
+            .header(ContentType::JSON)
+            .header(bearer(OPERATOR_TOKEN))
+            .body(body)
+            .dispatch()
+            .await;
+        let (st, v) = json_of(resp).await;
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (Status::BadRequest, Some("malformed_json")),
+            "{body:?}"
+        );
+    }
+
+    // Body limit.
+    let huge = json!({"username": "eve", "public_key": "A".repeat(20_000)}).to_string();
+    let resp = s
+        .operator
+        .post("/register")
+        .header(ContentType::JSON)
+        .header(bearer(OPERATOR_TOKEN))
+        .body(huge)
+        .dispatch()
+        .await;
+    let (st, v) = json_of(resp).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::PayloadTooLarge, Some("body_too_large"))
+    );
+
+    // Tokens: none, wrong, read-only.
+    let body =
+        json!({"username": "eve", "public_key": meter_key(2).public_key().to_pem()}).to_string();
+    for (token, status) in [
+        (None, Status::Unauthorized),
+        (Some("wrong"), Status::Unauthorized),
+        (Some(READ_TOKEN), Status::Forbidden),
+    ] {
+        let mut req = s
+            .operator
+            .post("/register")
+            .header(ContentType::JSON)
+            .body(&body);
+        if let Some(t) = token {
+            req = req.header(bearer(t));
+        }
+        let (st, _) = json_of(req.dispatch().await).await;
+        assert_eq!(st, status, "{token:?}");
+    }
+    let resp = s
+        .operator
+        .post("/register")
+        .header(ContentType::JSON)
+        .header(rocket::http::Header::new(
+            "Authorization",
+            format!("Basic {OPERATOR_TOKEN}"),
+        ))
+        .body(&body)
+        .dispatch()
+        .await;
+    assert_eq!(resp.status(), Status::Unauthorized);
+
+    // /register does not exist on the public listener.
+    let resp = s
+        .public
+        .post("/register")
+        .header(ContentType::JSON)
+        .header(bearer(OPERATOR_TOKEN))
+        .body(&body)
+        .dispatch()
+        .await;
+    let (st, v) = json_of(resp).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::NotFound, Some("not_found"))
+    );
+
+    // Listing.
+    let (st, v) = get(&s.operator, "/meters", Some(OPERATOR_TOKEN)).await;
+    assert_eq!(st, Status::Ok);
+    assert_eq!(v["meters"].as_array().unwrap().len(), 2);
+    let (st, v) = get(&s.operator, "/meters?limit=1", Some(OPERATOR_TOKEN)).await;
+    assert_eq!(st, Status::Ok);
+    assert_eq!(v["meters"][0]["username"], "alice");
+    let next = v["next_after"].as_i64().unwrap();
+    let (_, v) = get(
+        &s.operator,
+        &format!("/meters?limit=1&after={next}"),
+        Some(OPERATOR_TOKEN),
+    )
+    .await;
+    assert_eq!(v["meters"][0]["username"], "bob");
+    let (st, _) = get(&s.operator, "/meters", Some(READ_TOKEN)).await;
+    assert_eq!(st, Status::Forbidden);
+}
+
+#[rocket::async_test]
+async fn report_policy() {
+    let h = Harness::new().await;
+    let s = &h.server;
+    let k = meter_key(0);
+    let key_id = register_key(s, "alice", k).await;
+
+    let first = signed(k, 1, 100, 10);
+    let (st, v) = report(s, &first).await;
+    assert_eq!(st, Status::Created, "{v}");
+    assert_eq!(
+        v,
+        json!({"key_id": key_id, "sequence": 1, "duplicate": false, "gap": 0})
+    );
+
+    // An exact re-send is acknowledged and not stored again.
+    let (st, v) = report(s, &first).await;
+    assert_eq!(st, Status::Ok, "{v}");
+    assert_eq!(v["duplicate"], true);
+
+    let (st, v) = report(s, &signed(k, 2, 110, 10)).await;
+    assert_eq!((st, v["gap"].as_u64()), (Status::Created, Some(0)), "{v}");
+
+    // Same sequence, other values: stale. Older sequence: stale.
+    let (st, v) = report(s, &signed(k, 2, 111, 10)).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::Conflict, Some("stale_sequence")),
+        "{v}"
+    );
+    let (st, v) = report(s, &signed(k, 0, 90, 10)).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::Conflict, Some("stale_sequence")),
+        "{v}"
+    );
+
+    // A jump forward is accepted and counted as a gap.
+    let (st, v) = report(s, &signed(k, 6, 150, 12)).await;
+    assert_eq!((st, v["gap"].as_u64()), (Status::Created, Some(3)), "{v}");
+
+    // Future timestamp beyond the skew.
+    let (st, v) = report(s, &signed_at(k, 7, now_ms() + 3_600_000, 160, 12)).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::UnprocessableEntity, Some("timestamp_in_future")),
+        "{v}"
+    );
+    // Timestamp going backwards.
+    let (st, v) = report(s, &signed_at(k, 7, base_ms() + 5_000, 160, 12)).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::Conflict, Some("timestamp_backwards")),
+        "{v}"
+    );
+    // Registers may not decrease.
+    let (st, v) = report(s, &signed(k, 7, 149, 12)).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::Conflict, Some("register_decreased")),
+        "{v}"
+    );
+    let (st, v) = report(s, &signed(k, 7, 150, 11)).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::Conflict, Some("register_decreased")),
+        "{v}"
+    );
+    // Equal registers and timestamp are fine.
+    let (st, v) = report(s, &signed_at(k, 7, base_ms() + 6_000, 150, 12)).await;
+    assert_eq!(st, Status::Created, "{v}");
+
+    // Unknown meter: nothing stored; twice (the second from the negative cache).
+    for _ in 0..2 {
+        let (st, v) = report(s, &signed(meter_key(1), 1, 1, 1)).await;
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (Status::Forbidden, Some("unknown_meter")),
+            "{v}"
+        );
+    }
+
+    // Tampered values: the signature no longer verifies.
+    let mut tampered: Value = serde_json::from_str(&signed(k, 8, 200, 12)).unwrap();
+    tampered["wh_imported"] = json!(1);
+    let (st, v) = report(s, &tampered.to_string()).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::UnprocessableEntity, Some("invalid_signature")),
+        "{v}"
+    );
+    // A signature by another key, carrying this meter's public key.
+    let mut forged: Value = serde_json::from_str(&signed(meter_key(1), 8, 200, 12)).unwrap();
+    forged["public_key"] = json!(k.public_key().to_base64());
+    let (st, v) = report(s, &forged.to_string()).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::UnprocessableEntity, Some("invalid_signature")),
+        "{v}"
+    );
+
+    // Registering the unknown key makes its readings welcome at once.
+    register_key(s, "bob", meter_key(1)).await;
+    let (st, v) = report(s, &signed(meter_key(1), 1, 1, 1)).await;
+    assert_eq!(st, Status::Created, "{v}");
+
+    // Exactly the accepted readings are stored, verifiable by anyone.
+    let (st, v) = get(
+        &s.public,
+        &format!("/meters/{key_id}/readings"),
+        Some(READ_TOKEN),
+    )
+    .await;
+    assert_eq!(st, Status::Ok, "{v}");
+    let seqs: Vec<u64> = v["readings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["signed"]["sequence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [1, 2, 6, 7]);
+    let (st, v) = get(&s.public, &format!("/meters/{key_id}"), Some(READ_TOKEN)).await;
+    assert_eq!(st, Status::Ok);
+    assert_eq!(v["readings_count"], 4);
+    assert_eq!(v["gap_count"], 1);
+    assert_eq!(v["latest"]["signed"]["sequence"], 7);
+
+    // Metrics count what happened.
+    let resp = s
+        .operator
+        .get("/metrics")
+        .header(bearer(OPERATOR_TOKEN))
+        .dispatch()
+        .await;
+    let text = resp.into_string().await.unwrap();
+    assert!(
+        text.contains("smartmeter_readings_accepted_total 5"),
+        "{text}"
+    );
+    assert!(
+        text.contains("smartmeter_readings_duplicate_total 1"),
+        "{text}"
+    );
+    assert!(text.contains("smartmeter_sequence_gaps_total 1"), "{text}");
+    assert!(
+        text.contains("smartmeter_sequence_gap_readings_total 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("smartmeter_readings_rejected_total{code=\"stale_sequence\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("smartmeter_readings_rejected_total{code=\"invalid_signature\"} 2"),
+        "{text}"
+    );
+    assert!(text.contains("smartmeter_verify_seconds_count"), "{text}");
+}
+
+#[rocket::async_test]
+async fn revoked_meters_are_rejected_and_history_stays() {
+    let h = Harness::new().await;
+    let s = &h.server;
+    let k = meter_key(0);
+    let key_id = register_key(s, "alice", k).await;
+    let (st, _) = report(s, &signed(k, 1, 1, 0)).await;
+    assert_eq!(st, Status::Created);
+
+    let revoke = |token: &'static str, id: String| {
+        let op = &s.operator;
+        async move {
+            json_of(
+                op.post(format!("/meters/{id}/revoke"))
+                    .header(bearer(token))
+                    .dispatch()
+                    .await,
+            )
+            .await
+        }
+    };
+    let (st, _) = revoke(READ_TOKEN, key_id.clone()).await;
+    assert_eq!(st, Status::Forbidden);
+    let (st, v) = revoke(OPERATOR_TOKEN, key_id.clone()).await;
+    assert_eq!(st, Status::Ok, "{v}");
+    assert!(v["revoked_at"].is_string());
+    let (st, v) = revoke(OPERATOR_TOKEN, key_id.clone()).await;
+    assert_eq!(st, Status::Ok, "idempotent: {v}");
+    let (st, v) = revoke(OPERATOR_TOKEN, "ab".repeat(32)).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::NotFound, Some("unknown_meter"))
+    );
+    let (st, v) = revoke(OPERATOR_TOKEN, "nothex".into()).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::BadRequest, Some("malformed_key_id"))
+    );
+
+    let (st, v) = report(s, &signed(k, 2, 2, 0)).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::Forbidden, Some("meter_revoked")),
+        "{v}"
+    );
+
+    let (st, v) = get(
+        &s.public,
+        &format!("/meters/{key_id}/readings"),
+        Some(READ_TOKEN),
+    )
+    .await;
+    assert_eq!(st, Status::Ok);
+    assert_eq!(v["readings"].as_array().unwrap().len(), 1);
+}
+
+#[rocket::async_test]
+async fn batch_reports_one_result_per_reading() {
+    let h = Harness::new().await;
+    let s = &h.server;
+    let k = meter_key(0);
+    register_key(s, "alice", k).await;
+    let mut tampered: Value = serde_json::from_str(&signed(k, 9, 1, 0)).unwrap();
+    tampered["sequence"] = json!(10);
+    let readings = [
+        signed(k, 1, 10, 0),
+        signed(k, 2, 20, 0),
+        signed(k, 2, 20, 0),
+        "{\"version\":1}".to_string(),
+        signed(k, 3, 15, 0),
+        tampered.to_string(),
+        signed(meter_key(1), 1, 1, 1),
+        signed(k, 5, 30, 1),
+    ];
+    let body = format!("{{\"readings\":[{}]}}", readings.join(","));
+    let resp = s
+        .public
+        .post("/reportReadings")
+        .header(ContentType::JSON)
+        .body(body)
+        .dispatch()
+        .await;
+    let (st, v) = json_of(resp).await;
+    assert_eq!(st, Status::Ok, "{v}");
+    let got: Vec<(String, Option<String>)> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            assert_eq!(r["index"], i);
+            (
+                r["status"].as_str().unwrap().to_string(),
+                r["error"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    let want = [
+        ("accepted", None),
+        ("accepted", None),
+        ("duplicate", None),
+        ("rejected", Some("malformed_json")),
+        ("rejected", Some("register_decreased")),
+        ("rejected", Some("invalid_signature")),
+        ("rejected", Some("unknown_meter")),
+        ("accepted", None),
+    ];
+    let want: Vec<(String, Option<String>)> = want
+        .iter()
+        .map(|(s, e)| (s.to_string(), e.map(str::to_string)))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(v["results"][7]["gap"], 2);
+    assert_eq!(
+        (
+            v["accepted"].as_u64(),
+            v["duplicates"].as_u64(),
+            v["rejected"].as_u64()
+        ),
+        (Some(3), Some(1), Some(4))
+    );
+
+    // Bounded size.
+    let one = signed(k, 6, 40, 1);
+    let body = format!("{{\"readings\":[{}]}}", vec![one.as_str(); 257].join(","));
+    let resp = s
+        .public
+        .post("/reportReadings")
+        .header(ContentType::JSON)
+        .body(body)
+        .dispatch()
+        .await;
+    let (st, v) = json_of(resp).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::PayloadTooLarge, Some("batch_too_large")),
+        "{v}"
+    );
+    // Envelope errors.
+    for body in ["{\"readings\":[],\"x\":1}", "{}", "[]", "{\"readings\":{}}"] {
+        let resp = s
+            .public
+            .post("/reportReadings")
+            .header(ContentType::JSON)
+            .body(body)
+            .dispatch()
+            .await;
+        let (st, v) = json_of(resp).await;
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (Status::BadRequest, Some("malformed_json")),
+            "{body}"
+        );
+    }
+    let big = "x".repeat(2 * 1024 * 1024);
+    let resp = s
+        .public
+        .post("/reportReadings")
+        .header(ContentType::JSON)
+        .body(big)
+        .dispatch()
+        .await;
+    let (st, v) = json_of(resp).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::PayloadTooLarge, Some("body_too_large")),
+        "{v}"
+    );
+}
+
+#[rocket::async_test]
+async fn reads_need_a_token_and_return_verifiable_readings() {
+    let h = Harness::new().await;
+    let s = &h.server;
+    let k = meter_key(0);
+    let key_id = register_key(s, "alice", k).await;
+    for seq in 1..=5 {
+        let (st, v) = report(s, &signed(k, seq, seq * 10, 0)).await;
+        assert_eq!(st, Status::Created, "{v}");
+    }
+    let uri = format!("/meters/{key_id}/readings");
+    for client in [&s.public, &s.operator] {
+        let (st, v) = get(client, &uri, None).await;
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (Status::Unauthorized, Some("unauthorized"))
+        );
+        let (st, _) = get(client, &uri, Some("nope")).await;
+        assert_eq!(st, Status::Unauthorized);
+        let (st, _) = get(client, &format!("/meters/{key_id}"), None).await;
+        assert_eq!(st, Status::Unauthorized);
+    }
+
+    // Whoever reads can verify without trusting the server.
+    let (st, v) = get(&s.public, &uri, Some(READ_TOKEN)).await;
+    assert_eq!(st, Status::Ok);
+    let key = PublicKey::from_base64(v["public_key"].as_str().unwrap()).unwrap();
+    assert_eq!(key.key_id().to_string(), key_id);
+    let readings = v["readings"].as_array().unwrap();
+    assert_eq!(readings.len(), 5);
+    for r in readings {
+        let wire = r["signed"].to_string();
+        let signed = SignedReading::from_json(wire.as_bytes()).unwrap();
+        key.verify(&signed).unwrap();
+        assert!(r["received_at"].as_str().unwrap().ends_with('Z'));
+    }
+    assert!(v["next_after"].is_null());
+
+    // Paging and filters.
+    let (_, v) = get(&s.public, &format!("{uri}?limit=2"), Some(OPERATOR_TOKEN)).await;
+    assert_eq!(v["readings"].as_array().unwrap().len(), 2);
+    assert_eq!(v["next_after"], 2);
+    let (_, v) = get(
+        &s.public,
+        &format!("{uri}?limit=2&after=2"),
+        Some(READ_TOKEN),
+    )
+    .await;
+    let seqs: Vec<u64> = v["readings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["signed"]["sequence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [3, 4]);
+    let from = base_ms() + 2_000;
+    let to = base_ms() + 4_000;
+    let (_, v) = get(
+        &s.public,
+        &format!("{uri}?from={from}&to={to}"),
+        Some(READ_TOKEN),
+    )
+    .await;
+    let seqs: Vec<u64> = v["readings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["signed"]["sequence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [2, 3]);
+
+    for bad in [
+        "?limit=0",
+        "?limit=1001",
+        "?limit=x",
+        "?from=-1",
+        "?after=1.5",
+    ] {
+        let (st, v) = get(&s.public, &format!("{uri}{bad}"), Some(READ_TOKEN)).await;
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (Status::BadRequest, Some("invalid_parameter")),
+            "{bad}"
+        );
+    }
+    let (st, v) = get(&s.public, "/meters/zz/readings", Some(READ_TOKEN)).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::BadRequest, Some("malformed_key_id"))
+    );
+    let (st, v) = get(
+        &s.public,
+        &format!("/meters/{}", "0".repeat(64)),
+        Some(READ_TOKEN),
+    )
+    .await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::NotFound, Some("unknown_meter"))
+    );
+
+    let (st, v) = get(&s.public, &format!("/meters/{key_id}"), Some(READ_TOKEN)).await;
+    assert_eq!(st, Status::Ok);
+    assert_eq!(v["username"], "alice");
+    assert_eq!(v["latest"]["signed"]["sequence"], 5);
+    let latest = SignedReading::from_json(v["latest"]["signed"].to_string().as_bytes()).unwrap();
+    key.verify(&latest).unwrap();
+}
+
+#[rocket::async_test]
+async fn malformed_readings_get_4xx_json() {
+    let h = Harness::new().await;
+    let s = &h.server;
+    let k = meter_key(0);
+    register_key(s, "alice", k).await;
+    let good: Value = serde_json::from_str(&signed(k, 1, 1, 0)).unwrap();
+    let with = |field: &str, value: Value| {
+        let mut v = good.clone();
+        v[field] = value;
+        v.to_string()
+    };
+    let mut missing = good.clone();
+    missing.as_object_mut().unwrap().remove("signature");
+    let cases: Vec<(String, Status, &str)> = vec![
+        ("not json".into(), Status::BadRequest, "malformed_json"),
+        ("".into(), Status::BadRequest, "malformed_json"),
+        ("null".into(), Status::BadRequest, "malformed_json"),
+        (
+            with("sequence", json!("1")),
+            Status::BadRequest,
+            "malformed_json",
+        ),
+        (
+            with("sequence", json!(-1)),
+            Status::BadRequest,
+            "malformed_json",
+        ),
+        (
+            with("wh_imported", json!(1.5)),
+            Status::BadRequest,
+            "malformed_json",
+        ),
+        (
+            with("extra", json!(1)),
+            Status::BadRequest,
+            "malformed_json",
+        ),
+        (missing.to_string(), Status::BadRequest, "malformed_json"),
+        (
+            with("signature", json!("!!!")),
+            Status::BadRequest,
+            "malformed_base64",
+        ),
+        (
+            with("version", json!(2)),
+            Status::BadRequest,
+            "unsupported_version",
+        ),
+        (
+            with("algorithm", json!(9)),
+            Status::BadRequest,
+            "unsupported_algorithm",
+        ),
+        (
+            with("public_key", json!("AAAA")),
+            Status::BadRequest,
+            "malformed_key",
+        ),
+        (
+            "x".repeat(5000),
+            Status::PayloadTooLarge,
+            "reading_too_large",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let (st, v) = report(s, &body).await;
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (status, Some(code)),
+            "{}",
+            &body[..body.len().min(80)]
+        );
+    }
+    let resp = s
+        .public
+        .post("/reportReading")
+        .header(ContentType::Plain)
+        .body(good.to_string())
+        .dispatch()
+        .await;
+    let (st, v) = json_of(resp).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::UnsupportedMediaType, Some("unsupported_media_type"))
+    );
+    // Without a content type the body is read as JSON.
+    let resp = s
+        .public
+        .post("/reportReading")
+        .body(good.to_string())
+        .dispatch()
+        .await;
+    assert_eq!(resp.status(), Status::Created);
+    // Unknown routes and methods: JSON 404.
+    let (st, v) = json_of(s.public.get("/reportReading").dispatch().await).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::NotFound, Some("not_found"))
+    );
+    let (st, _) = json_of(s.public.get("/nope").dispatch().await).await;
+    assert_eq!(st, Status::NotFound);
+}
+
+#[rocket::async_test]
+async fn health_and_metrics() {
+    let h = Harness::new().await;
+    let s = &h.server;
+    for client in [&s.public, &s.operator] {
+        let (st, v) = get(client, "/health", None).await;
+        assert_eq!(st, Status::Ok);
+        assert_eq!(v, json!({"status": "ok", "database": "ok"}));
+    }
+    let resp = s
+        .public
+        .get("/metrics")
+        .header(bearer(OPERATOR_TOKEN))
+        .dispatch()
+        .await;
+    assert_eq!(
+        resp.status(),
+        Status::NotFound,
+        "metrics are on the operator listener only"
+    );
+    let resp = s.operator.get("/metrics").dispatch().await;
+    assert_eq!(resp.headers().get_one("WWW-Authenticate"), Some("Bearer"));
+    let (st, _) = json_of(resp).await;
+    assert_eq!(st, Status::Unauthorized);
+    let resp = s
+        .operator
+        .get("/metrics")
+        .header(bearer(OPERATOR_TOKEN))
+        .dispatch()
+        .await;
+    assert_eq!(resp.status(), Status::Ok);
+    assert_eq!(
+        resp.content_type().unwrap().to_string(),
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = resp.into_string().await.unwrap();
+    for name in [
+        "smartmeter_readings_accepted_total",
+        "smartmeter_readings_rejected_total",
+        "smartmeter_readings_duplicate_total",
+        "smartmeter_sequence_gaps_total",
+        "smartmeter_verify_seconds_bucket",
+        "smartmeter_request_duration_seconds_bucket{listener=\"public\",le=\"+Inf\"}",
+        "smartmeter_request_duration_seconds_count{listener=\"operator\"}",
+    ] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+    // Every sample line is `name{labels} value` with a numeric value.
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let value = line.rsplit(' ').next().unwrap();
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+    }
+}
+
+#[rocket::async_test]
+async fn concurrent_meters_share_commits_and_all_get_stored() {
+    let h = Harness::new().await;
+    let s = &h.server;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(register_key(s, &format!("m{i}"), meter_key(i)).await);
+    }
+    let bodies: Vec<Vec<String>> = (0..3)
+        .map(|i| {
+            (1..=20)
+                .map(|seq| signed(meter_key(i), seq, seq, 0))
+                .collect()
+        })
+        .collect();
+    // Meters report concurrently; each meter's readings go in order.
+    let runs = bodies.iter().map(|readings| async move {
+        let mut statuses = Vec::new();
+        for body in readings {
+            statuses.push(report(s, body).await.0);
+        }
+        statuses
+    });
+    let results = rocket::futures::future::join_all(runs).await;
+    for statuses in &results {
+        assert!(
+            statuses.iter().all(|st| *st == Status::Created),
+            "{statuses:?}"
+        );
+    }
+    for id in &ids {
+        let (_, v) = get(&s.public, &format!("/meters/{id}"), Some(READ_TOKEN)).await;
+        assert_eq!(v["readings_count"], 20, "{v}");
+        assert_eq!(v["gap_count"], 0, "{v}");
+    }
+}

@@ -1,0 +1,294 @@
+//! The real `smartmeter-server` binary: settings, both listeners in one
+//! process, refusal to start without a token, graceful exit on SIGTERM.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{OPERATOR_TOKEN, TestDb};
+
+const BIN: &str = env!("CARGO_BIN_EXE_smartmeter-server");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A minimal HTTP/1.1 exchange: returns (status, body).
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let status = out.split(' ').nth(1)?.parse().ok()?;
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn help_lists_every_setting() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for s in [
+        "DATABASE_URL",
+        "SMARTMETER_OPERATOR_TOKEN",
+        "SMARTMETER_READ_TOKEN",
+        "SMARTMETER_PUBLIC_ADDR",
+        "SMARTMETER_OPERATOR_ADDR",
+        "SMARTMETER_MAX_CLOCK_SKEW_SECS",
+        "SMARTMETER_DB_POOL_SIZE",
+        "SMARTMETER_COMMIT_GROUP_MAX",
+        "SMARTMETER_DEV_MODE",
+        "0.0.0.0:8000",
+        "127.0.0.1:8001",
+    ] {
+        assert!(help.contains(s), "--help lacks {s}:\n{help}");
+    }
+}
+
+#[test]
+fn refuses_to_start_without_operator_token() {
+    let out = Command::new(BIN)
+        .env_remove("SMARTMETER_OPERATOR_TOKEN")
+        .env_remove("SMARTMETER_DEV_MODE")
+        .env("DATABASE_URL", "postgres://unused@127.0.0.1:1/x")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SMARTMETER_OPERATOR_TOKEN"), "{err}");
+}
+
+#[test]
+fn serves_two_listeners_and_stops_on_sigterm() {
+    let db = TestDb::create();
+    let public: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let operator: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let child = Command::new(BIN)
+        .env("DATABASE_URL", &db.url)
+        .env("SMARTMETER_OPERATOR_TOKEN", OPERATOR_TOKEN)
+        .env("SMARTMETER_PUBLIC_ADDR", public.to_string())
+        .env("SMARTMETER_OPERATOR_ADDR", operator.to_string())
+        .env("ROCKET_LOG_LEVEL", "off")
+        .env("ROCKET_SHUTDOWN", "{grace=2,mercy=2}")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Running(child);
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ready = |addr| matches!(http(addr, "GET", "/health", None, ""), Some((200, _)));
+    while !(ready(public) && ready(operator)) {
+        assert!(Instant::now() < deadline, "server did not become healthy");
+        assert!(
+            server.0.try_wait().unwrap().is_none(),
+            "server exited early"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // /register exists on the operator listener only.
+    let body = serde_json::json!({"username": "alice", "public_key": common::meter_key(0).public_key().to_pem()}).to_string();
+    let (st, b) = http(public, "POST", "/register", Some(OPERATOR_TOKEN), &body).unwrap();
+    assert_eq!(st, 404, "{b}");
+    let (st, b) = http(operator, "POST", "/register", Some(OPERATOR_TOKEN), &body).unwrap();
+    assert_eq!(st, 201, "{b}");
+    let reading = common::signed(common::meter_key(0), 1, 10, 0);
+    let (st, b) = http(public, "POST", "/reportReading", None, &reading).unwrap();
+    assert_eq!(st, 201, "{b}");
+
+    let pid = server.0.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = server.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn dev_mode_generates_and_prints_a_token() {
+    // The database is unreachable, so the server stops right after printing.
+    let out = Command::new(BIN)
+        .arg("--dev-mode")
+        .env_remove("SMARTMETER_OPERATOR_TOKEN")
+        .env("DATABASE_URL", "postgres://unused@127.0.0.1:1/x")
+        .env("ROCKET_LOG_LEVEL", "off")
+        .env(
+            "SMARTMETER_PUBLIC_ADDR",
+            format!("127.0.0.1:{}", free_port()),
+        )
+        .env(
+            "SMARTMETER_OPERATOR_ADDR",
+            format!("127.0.0.1:{}", free_port()),
+        )
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let token = err
+        .lines()
+        .find_map(|l| {
+            l.split_once("operator token: ")
+                .map(|(_, t)| t.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no token printed: {err}"));
+    assert_eq!(token.len(), 64, "{token}");
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert!(!out.status.success(), "no database: must not run");
+}
+
+#[test]
+fn sigterm_finishes_in_flight_requests() {
+    use std::io::BufRead;
+
+    let db = TestDb::create();
+    let public: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let operator: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut child = Command::new(BIN)
+        .env("DATABASE_URL", &db.url)
+        .env("SMARTMETER_OPERATOR_TOKEN", OPERATOR_TOKEN)
+        .env("SMARTMETER_PUBLIC_ADDR", public.to_string())
+        .env("SMARTMETER_OPERATOR_ADDR", operator.to_string())
+        .env("ROCKET_LOG_LEVEL", "normal")
+        .env("ROCKET_CLI_COLORS", "false")
+        .env("ROCKET_SHUTDOWN", "{grace=5,mercy=5}")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Rocket logs to standard output; watch it for the shutdown.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut server = Running(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ready = |addr| matches!(http(addr, "GET", "/health", None, ""), Some((200, _)));
+    while !(ready(public) && ready(operator)) {
+        assert!(Instant::now() < deadline, "server did not become healthy");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let k = common::meter_key(0);
+    let body =
+        serde_json::json!({"username": "alice", "public_key": k.public_key().to_pem()}).to_string();
+    let (st, b) = http(operator, "POST", "/register", Some(OPERATOR_TOKEN), &body).unwrap();
+    assert_eq!(st, 201, "{b}");
+    let (st, b) = http(
+        public,
+        "POST",
+        "/reportReading",
+        None,
+        &common::signed(k, 1, 10, 0),
+    )
+    .unwrap();
+    assert_eq!(st, 201, "{b}");
+
+    // A request whose body is only half sent is in flight.
+    let reading = common::signed(k, 2, 20, 0);
+    let (head, tail) = reading.split_at(reading.len() / 2);
+    let mut conn = TcpStream::connect(public).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        conn,
+        "POST /reportReading HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{head}",
+        reading.len()
+    )
+    .unwrap();
+    conn.flush().unwrap();
+    let in_flight = "smartmeter_requests_in_flight{listener=\"public\"} 1";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !http(operator, "GET", "/metrics", Some(OPERATOR_TOKEN), "")
+        .is_some_and(|(_, text)| text.contains(in_flight))
+    {
+        assert!(Instant::now() < deadline, "request never in flight");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Both listeners have begun shutting down...
+    let mut requested = 0;
+    while requested < 2 {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("no shutdown logged");
+        if line.contains("Shutdown requested") {
+            requested += 1;
+        }
+    }
+    // ...and the in-flight request still completes and is committed.
+    conn.write_all(tail.as_bytes()).unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    drop(conn);
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = server.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}
