@@ -118,7 +118,7 @@ e2e() {
     trap pg_stop EXIT
     pg_for_tests
   fi
-  PG_ADMIN_URL=$PG_ADMIN_URL SMARTMETER_SERVER_BIN=$target_dir/debug/smartmeter-server \
+  E2E_REQUIRE_LISTING=1 PG_ADMIN_URL=$PG_ADMIN_URL SMARTMETER_SERVER_BIN=$target_dir/debug/smartmeter-server \
     E2E_OUTPUT=$dashboard/test-output node "$dashboard/test/e2e.mjs"
 }
 

@@ -6,6 +6,7 @@
 //! addresses and the database URL given here take precedence over them.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::Parser;
 
@@ -70,6 +71,11 @@ pub struct Config {
     #[arg(long, env = "SMARTMETER_COMMIT_GROUP_MAX", default_value_t = 512)]
     pub commit_group_max: usize,
 
+    /// Directory of the built browser dashboard (`examples/dashboard/dist`),
+    /// served at `/dashboard/` on the public listener. Unset: no dashboard.
+    #[arg(long, env = "SMARTMETER_DASHBOARD_DIR")]
+    pub dashboard_dir: Option<PathBuf>,
+
     /// Development mode: without an operator token, generate one and print it
     /// on standard error. Never use in production.
     #[arg(long, env = "SMARTMETER_DEV_MODE", default_value_t = false)]
@@ -89,6 +95,7 @@ impl Config {
             max_clock_skew_secs: 300,
             db_pool_size: 16,
             commit_group_max: 512,
+            dashboard_dir: None,
             dev_mode: false,
         }
     }

@@ -18,6 +18,7 @@ pub mod auth;
 pub mod cache;
 pub mod committer;
 pub mod config;
+pub mod dashboard;
 pub mod db;
 pub mod error;
 pub mod meters;
@@ -124,14 +125,18 @@ fn base(shared: &Arc<Shared>, figment: Figment, listener: metrics::Listener) -> 
 /// The public listener, on `config.public_addr`.
 pub fn build_public(shared: &Arc<Shared>) -> Rocket<Build> {
     let figment = figment(shared, shared.config.public_addr);
-    base(shared, figment, metrics::Listener::Public)
+    let rocket = base(shared, figment, metrics::Listener::Public)
         .attach(committer::fairing(
             shared.config.db_pool_size,
             shared.config.commit_group_max,
         ))
         .mount("/", readings::public_routes())
         .mount("/", meters::read_routes())
-        .mount("/", ops::public_routes())
+        .mount("/", ops::public_routes());
+    match &shared.config.dashboard_dir {
+        Some(dir) => dashboard::mount(rocket, dir),
+        None => rocket,
+    }
 }
 
 /// The operator listener, on `config.operator_addr`.

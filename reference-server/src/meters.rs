@@ -232,10 +232,10 @@ pub struct MeterPage {
     pub next_after: Option<i64>,
 }
 
-/// `GET /meters?after=&limit=` (operator): meters in id order.
+/// `GET /meters?after=&limit=` (read or operator token): meters in id order.
 #[get("/meters?<after>&<limit>")]
 async fn list(
-    _op: Operator,
+    _reader: Reader,
     after: Option<&str>,
     limit: Option<&str>,
     conn: Connection<Db>,
@@ -332,10 +332,10 @@ async fn readings(
 
 /// Operator-only routes.
 pub fn operator_routes() -> Vec<Route> {
-    routes![register, revoke, list]
+    routes![register, revoke]
 }
 
 /// Read routes, mounted on both listeners.
 pub fn read_routes() -> Vec<Route> {
-    routes![meter, readings]
+    routes![list, meter, readings]
 }

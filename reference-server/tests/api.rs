@@ -166,8 +166,17 @@ async fn register_validates_and_conflicts() {
     )
     .await;
     assert_eq!(v["meters"][0]["username"], "bob");
+    // The read token lists meters on both listeners; no token lists nothing.
+    let (st, v) = get(&s.public, "/meters", Some(READ_TOKEN)).await;
+    assert_eq!(st, Status::Ok);
+    assert_eq!(v["meters"].as_array().unwrap().len(), 2);
     let (st, _) = get(&s.operator, "/meters", Some(READ_TOKEN)).await;
-    assert_eq!(st, Status::Forbidden);
+    assert_eq!(st, Status::Ok);
+    let (st, v) = get(&s.public, "/meters", None).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::Unauthorized, Some("unauthorized"))
+    );
 }
 
 #[rocket::async_test]
@@ -801,4 +810,42 @@ async fn concurrent_meters_share_commits_and_all_get_stored() {
         assert_eq!(v["readings_count"], 20, "{v}");
         assert_eq!(v["gap_count"], 0, "{v}");
     }
+}
+
+#[rocket::async_test]
+async fn serves_the_dashboard_when_configured() {
+    let db = TestDb::create();
+    let dir = std::env::temp_dir().join(format!("smartmeter-dashboard-{}", db.name));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "<!doctype html><title>d</title>").unwrap();
+    std::fs::write(dir.join("module.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let mut c = config(&db);
+    c.dashboard_dir = Some(dir.clone());
+    let server = Server::start(c).await;
+
+    let res = server.public.get("/dashboard").dispatch().await;
+    assert_eq!(res.status(), Status::PermanentRedirect);
+    assert_eq!(res.headers().get_one("Location"), Some("/dashboard/"));
+
+    let res = server.public.get("/dashboard/").dispatch().await;
+    assert_eq!(res.status(), Status::Ok);
+    let csp = res
+        .headers()
+        .get_one("Content-Security-Policy")
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("default-src 'self'"), "{csp}");
+    assert_eq!(res.content_type(), Some(ContentType::HTML));
+
+    let res = server.public.get("/dashboard/module.wasm").dispatch().await;
+    assert_eq!(res.status(), Status::Ok);
+    assert_eq!(res.content_type(), Some(ContentType::WASM));
+
+    // Never on the operator listener, and not at all without the setting.
+    let res = server.operator.get("/dashboard/").dispatch().await;
+    assert_eq!(res.status(), Status::NotFound);
+    let plain = Harness::new().await;
+    let res = plain.public().get("/dashboard/").dispatch().await;
+    assert_eq!(res.status(), Status::NotFound);
+    std::fs::remove_dir_all(dir).unwrap();
 }

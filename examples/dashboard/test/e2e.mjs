@@ -4,7 +4,7 @@
 //  1. a fresh database on $PG_ADMIN_URL and the reference server on free ports;
 //  2. three meters registered with the vectors' keys, six readings each,
 //     signed with Node's OpenSSL over the canonical bytes from the WASM package;
-//  3. the dashboard (dist/, served by serve.mjs, which forwards the read API)
+//  3. the dashboard (dist/), served by the reference server itself at /dashboard/
 //     asks for the read-only token, lists the meters, and every reading shows
 //     as verified;
 //  4. one stored reading is changed directly in PostgreSQL: after a reload,
@@ -128,7 +128,7 @@ async function main() {
   // 1. Database and server.
   dbName = `smartmeter_e2e_${process.pid}_${randomBytes(3).toString("hex")}`;
   psql(adminUrl, `CREATE DATABASE ${dbName}`);
-  const [publicPort, operatorPort, webPort] = [await freePort(), await freePort(), await freePort()];
+  const [publicPort, operatorPort] = [await freePort(), await freePort()];
   const operatorToken = `op-${randomBytes(16).toString("hex")}`;
   const readToken = `read-${randomBytes(16).toString("hex")}`;
   const publicUrl = `http://127.0.0.1:${publicPort}`;
@@ -143,12 +143,15 @@ async function main() {
       SMARTMETER_PUBLIC_ADDR: `127.0.0.1:${publicPort}`,
       SMARTMETER_OPERATOR_ADDR: `127.0.0.1:${operatorPort}`,
       SMARTMETER_DB_POOL_SIZE: "4",
+      SMARTMETER_DASHBOARD_DIR: join(here, "../dist"),
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(server);
-  server.stdout.pipe(serverLog);
-  server.stderr.pipe(serverLog);
+  // Two sources, one file: neither may end it; it closes when the server exits.
+  server.stdout.pipe(serverLog, { end: false });
+  server.stderr.pipe(serverLog, { end: false });
+  server.once("close", () => serverLog.end());
   await waitFor("the reference server", async () => (await fetch(`${publicUrl}/health`)).ok);
   step(`server up (public ${publicUrl}, operator ${operatorUrl}, database ${dbName})`);
 
@@ -178,15 +181,7 @@ async function main() {
   step(`registered ${meters.length} meters with ${READINGS_PER_METER} readings each`);
 
   // 3. The dashboard.
-  const web = spawn(process.execPath, [join(here, "../serve.mjs"), "--port", String(webPort), "--api", publicUrl], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  children.push(web);
-  await new Promise((ok, ko) => {
-    web.stdout.on("data", (d) => String(d).includes("listening") && ok());
-    web.once("exit", (code) => ko(new Error(`serve.mjs exited with ${code}`)));
-  });
-  const dashboard = `http://127.0.0.1:${webPort}/dashboard/`;
+  const dashboard = `${publicUrl}/dashboard/`;
 
   browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS, headless: true });
   const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
