@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# The one-command demo: builds in release, provides PostgreSQL, starts the
+# reference server, runs a swarm of simulated meters with its defaults
+# (100 meters, 6 readings each, every 5 s: about 35 s), prints the summary,
+# checks that the database holds exactly the delivered readings, and
+# cleans up, on Ctrl-C too.
+#
+# Usage: scripts/demo.sh [SIMULATOR ARGS...]
+#   Every argument goes to smartmeter-sim, e.g.
+#     scripts/demo.sh --meters 1000 --keystore /tmp/keys.json
+#     scripts/demo.sh --attack all
+#   (see: target/release/smartmeter-sim --help)
+#
+# PostgreSQL: with DATABASE_URL set, that database is used (the check
+# counts the readings received during this run). Otherwise a throwaway
+# cluster is started with the system's initdb/pg_ctl in a temporary
+# directory on a free port (Debian's postgresql is installed first when it
+# is missing and we are root), and removed at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# shellcheck source=lib/postgres.sh
+. scripts/lib/postgres.sh
+
+server_pid=""
+workdir=$(mktemp -d /tmp/smartmeter-demo.XXXXXX)
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  pg_stop
+  rm -rf "$workdir"
+  exit "$rc"
+}
+trap cleanup EXIT
+interrupted() {
+  echo
+  echo "==> interrupted"
+  # The simulator stopped cleanly and reported what was left undelivered.
+  [ -s "$workdir/summary.json" ] && show_summary "$workdir/summary.json"
+  exit 130
+}
+trap interrupted INT TERM
+
+healthy() {
+  python3 - "$@" <<'PY' 2>/dev/null
+import sys, urllib.request
+for url in sys.argv[1:]:
+    urllib.request.urlopen(url + "/health", timeout=2).read()
+PY
+}
+
+show_summary() {
+  python3 - "$1" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+l = s["latency_ms"]
+rej = ", ".join(f"{c}: {n}" for c, n in s["rejected_by_code"].items())
+print(f"meters        {s['meters']} ({s['keys_generated']} keys generated, {s['keys_from_keystore']} "
+      f"from keystore, {s['keys_seconds']:.1f} s)")
+print(f"registered    {s['registered']} new, {s['already_registered']} already, "
+      f"{s['registration_failed']} failed ({s['registration_seconds']:.1f} s)")
+if s["presigned"]:
+    print(f"presigned     {s['sent']} readings in {s['presign_seconds']:.1f} s, before the reporting stage")
+print(f"readings sent {s['sent']} of {s['readings_planned']}")
+print(f"accepted      {s['accepted']}   duplicates {s['duplicates']}   delivered {s['delivered']}")
+print(f"rejected      {s['rejected']}" + (f" ({rej})" if rej else ""))
+print(f"undelivered   {s['undelivered']}   retries {s['retries']}   requests {s['requests']}")
+print(f"latency       p50 {l['p50']:.1f} ms   p95 {l['p95']:.1f} ms   p99 {l['p99']:.1f} ms   max {l['max']:.1f} ms")
+print(f"throughput    {s['throughput_per_s']:.1f} readings/s over {s['reporting_seconds']:.1f} s")
+for a in s["attacks"]:
+    print(f"defence       {a['attack']:<13} {'held' if a['held'] else 'FAILED'} "
+          f"(expected {a['expected']}, got {a['got']})")
+if s["interrupted"]:
+    print("interrupted   yes")
+PY
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+echo "==> building smartmeter-server and smartmeter-sim (release)"
+cargo build --locked --release -q -p smartmeter-server -p smartmeter-sim
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+server_bin="$target_dir/release/smartmeter-server"
+sim_bin="$target_dir/release/smartmeter-sim"
+
+if [ -n "${DATABASE_URL:-}" ]; then
+  echo "==> using DATABASE_URL"
+  database_url=$DATABASE_URL
+else
+  pg_throwaway
+  psql -q "$PG_ADMIN_URL" -c "CREATE DATABASE smartmeter" >/dev/null
+  database_url="${PG_ADMIN_URL%/*}/smartmeter"
+fi
+
+token=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+public_port=$(free_port)
+operator_port=$(free_port)
+echo "==> starting smartmeter-server (public 127.0.0.1:$public_port, operator 127.0.0.1:$operator_port)"
+DATABASE_URL=$database_url \
+SMARTMETER_OPERATOR_TOKEN=$token \
+SMARTMETER_PUBLIC_ADDR=127.0.0.1:$public_port \
+SMARTMETER_OPERATOR_ADDR=127.0.0.1:$operator_port \
+ROCKET_LOG_LEVEL=off RUST_LOG=${RUST_LOG:-warn} \
+  "$server_bin" >"$workdir/server.log" 2>&1 &
+server_pid=$!
+
+for i in $(seq 300); do
+  if healthy "http://127.0.0.1:$public_port" "http://127.0.0.1:$operator_port"; then
+    break
+  fi
+  if ! kill -0 "$server_pid" 2>/dev/null || [ "$i" = 300 ]; then
+    echo "error: the server did not start; its log:" >&2
+    cat "$workdir/server.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+
+if ! command -v psql >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "==> installing Debian's postgresql-client (psql, for the database check)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null
+  else
+    echo "error: psql is needed for the database check; install postgresql-client" >&2
+    exit 1
+  fi
+fi
+# Readings stored from now on are this run's (DATABASE_URL may hold older ones).
+run_start=$(psql -tA "$database_url" -c "SELECT now()")
+
+echo "==> running smartmeter-sim $*"
+set +e
+SMARTMETER_OPERATOR_TOKEN=$token "$sim_bin" \
+  --server-url "http://127.0.0.1:$public_port" \
+  --operator-url "http://127.0.0.1:$operator_port" \
+  --json "$@" >"$workdir/summary.json"
+sim_rc=$?
+set -e
+if [ ! -s "$workdir/summary.json" ]; then
+  echo "error: smartmeter-sim printed no summary (exit status $sim_rc)" >&2
+  exit 1
+fi
+
+echo
+show_summary "$workdir/summary.json"
+
+delivered=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["delivered"])' "$workdir/summary.json")
+stored=$(psql -tA "$database_url" -c "SELECT count(*) FROM readings WHERE received_at >= '$run_start'")
+echo
+if [ "$stored" = "$delivered" ]; then
+  echo "==> database check: $stored readings stored = $delivered delivered: OK"
+else
+  echo "==> database check FAILED: $stored readings stored, $delivered delivered" >&2
+  exit 1
+fi
+if [ "$sim_rc" = 130 ]; then
+  echo "==> interrupted: the summary above counts what was left undelivered" >&2
+  exit 130
+elif [ "$sim_rc" != 0 ]; then
+  echo "==> smartmeter-sim exited with status $sim_rc (rejected or undelivered readings, or a failed defence)" >&2
+  exit "$sim_rc"
+fi
+echo "==> demo OK"

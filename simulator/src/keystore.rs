@@ -1,0 +1,306 @@
+//! Meter identities (username and private key) and the keystore file that
+//! keeps them between runs.
+//!
+//! The file is JSON, written with mode 0600 because it holds private keys:
+//!
+//! ```json
+//! {"format": "smartmeter-sim-keystore", "version": 1,
+//!  "meters": [{"username": "meter-3f2a...", "private_key": "-----BEGIN PRIVATE KEY-----\n..."}]}
+//! ```
+//!
+//! Keys are generated, encoded and parsed by `smartmeter-core` only.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::{Deserialize, Serialize};
+use smartmeter_core::MeterKey;
+
+/// Key size of generated meter keys, in bits.
+pub const KEY_BITS: usize = 2048;
+const FORMAT: &str = "smartmeter-sim-keystore";
+const VERSION: u32 = 1;
+
+/// A simulated meter's identity: its username and private key.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The username it is registered under.
+    pub username: String,
+    /// Its private key.
+    pub key: Arc<MeterKey>,
+}
+
+/// A keystore file could not be read, parsed or written, or a key could not be made.
+#[derive(Debug)]
+pub struct KeystoreError(pub String);
+
+impl std::fmt::Display for KeystoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for KeystoreError {}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    format: String,
+    version: u32,
+    meters: Vec<Entry>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    username: String,
+    private_key: String,
+}
+
+/// A random username: `meter-` and 16 hex digits.
+pub fn random_username() -> String {
+    format!("meter-{:016x}", rand::random::<u64>())
+}
+
+/// Runs `f(i)` for `i` in `0..n` on `threads` OS threads and returns the
+/// results in order; `tick` is called after each item (progress).
+pub fn parallel_map<T, F>(n: usize, threads: usize, f: F, tick: &(dyn Fn() + Sync)) -> Vec<T>
+where
+    T: Send,
+    F: Fn(usize) -> T + Sync,
+{
+    let next = AtomicUsize::new(0);
+    let mut out: Vec<(usize, T)> = Vec::with_capacity(n);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads.clamp(1, n.max(1)))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= n {
+                            break mine;
+                        }
+                        mine.push((i, f(i)));
+                        tick();
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            // A worker only panics if `f` panics; its items are then missing
+            // and the caller sees fewer results than asked for.
+            if let Ok(mine) = w.join() {
+                out.extend(mine);
+            }
+        }
+    });
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, t)| t).collect()
+}
+
+/// The number of CPU threads to use for key work.
+pub fn cpu_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// Generates `n` new identities (RSA 2048, random usernames) on all cores.
+///
+/// # Errors
+/// When the core cannot generate a key.
+pub fn generate(n: usize, tick: &(dyn Fn() + Sync)) -> Result<Vec<Identity>, KeystoreError> {
+    let keys = parallel_map(n, cpu_threads(), |_| MeterKey::generate(KEY_BITS), tick);
+    if keys.len() != n {
+        return Err(KeystoreError("a key generation thread failed".into()));
+    }
+    keys.into_iter()
+        .map(|k| {
+            k.map(|key| Identity {
+                username: random_username(),
+                key: Arc::new(key),
+            })
+            .map_err(|e| KeystoreError(format!("cannot generate a meter key: {e}")))
+        })
+        .collect()
+}
+
+/// Reads a keystore file. A missing file is an empty keystore.
+///
+/// # Errors
+/// When the file cannot be read or holds anything but a valid keystore.
+pub fn load(path: &Path) -> Result<Vec<Identity>, KeystoreError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(KeystoreError(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    let file: File = serde_json::from_str(&text)
+        .map_err(|e| KeystoreError(format!("{} is not a keystore: {e}", path.display())))?;
+    if file.format != FORMAT || file.version != VERSION {
+        return Err(KeystoreError(format!(
+            "{} is not a version {VERSION} {FORMAT} file",
+            path.display()
+        )));
+    }
+    let parsed = parallel_map(
+        file.meters.len(),
+        cpu_threads(),
+        |i| {
+            file.meters
+                .get(i)
+                .ok_or_else(|| "missing entry".to_string())
+                .and_then(|e| {
+                    MeterKey::from_pkcs8_pem(&e.private_key)
+                        .map(|key| Identity {
+                            username: e.username.clone(),
+                            key: Arc::new(key),
+                        })
+                        .map_err(|err| format!("key of {}: {err}", e.username))
+                })
+        },
+        &|| {},
+    );
+    if parsed.len() != file.meters.len() {
+        return Err(KeystoreError("a key parsing thread failed".into()));
+    }
+    parsed
+        .into_iter()
+        .map(|r| r.map_err(|e| KeystoreError(format!("{}: {e}", path.display()))))
+        .collect()
+}
+
+/// Writes a keystore file with mode 0600, replacing it atomically.
+///
+/// # Errors
+/// When a key cannot be encoded or the file cannot be written.
+pub fn save(path: &Path, identities: &[Identity]) -> Result<(), KeystoreError> {
+    let meters = identities
+        .iter()
+        .map(|id| {
+            let pem = id
+                .key
+                .to_pkcs8_pem()
+                .map_err(|e| KeystoreError(format!("cannot encode a key: {e}")))?;
+            Ok(Entry {
+                username: id.username.clone(),
+                private_key: pem.to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>, KeystoreError>>()?;
+    let file = File {
+        format: FORMAT.into(),
+        version: VERSION,
+        meters,
+    };
+    let json = serde_json::to_string_pretty(&file)
+        .map_err(|e| KeystoreError(format!("cannot encode the keystore: {e}")))?;
+    let err = |e: std::io::Error| KeystoreError(format!("cannot write {}: {e}", path.display()));
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(format!(".tmp{}", std::process::id()));
+    let tmp = std::path::PathBuf::from(tmp_name);
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(err)?;
+        // The mode applies only when the file is created; make sure.
+        use std::os::unix::fs::PermissionsExt as _;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(err)?;
+        f.write_all(json.as_bytes()).map_err(err)?;
+        f.write_all(b"\n").map_err(err)?;
+        f.sync_all().map_err(err)?;
+    }
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+/// The identities for a run of `n` meters: from the keystore (when given)
+/// topped up with new keys, saved back when any were added. Returns the
+/// identities and how many were generated.
+///
+/// # Errors
+/// As [`load`], [`generate`] and [`save`].
+pub fn provide(
+    n: usize,
+    keystore: Option<&Path>,
+    tick: &(dyn Fn() + Sync),
+) -> Result<(Vec<Identity>, usize), KeystoreError> {
+    let mut ids = match keystore {
+        Some(p) => load(p)?,
+        None => Vec::new(),
+    };
+    let reused = ids.len().min(n);
+    for _ in 0..reused {
+        tick();
+    }
+    let missing = n.saturating_sub(ids.len());
+    if missing > 0 {
+        ids.extend(generate(missing, tick)?);
+        if let Some(p) = keystore {
+            save(p, &ids)?;
+        }
+    }
+    ids.truncate(n);
+    Ok((ids, missing))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    #[test]
+    fn round_trip_with_mode_0600_and_top_up() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.json");
+        let (first, made) = provide(2, Some(&path), &|| {}).unwrap();
+        assert_eq!(made, 2);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+
+        // Reused: same usernames and keys, nothing generated.
+        let (again, made) = provide(2, Some(&path), &|| {}).unwrap();
+        assert_eq!(made, 0);
+        for (a, b) in first.iter().zip(&again) {
+            assert_eq!(a.username, b.username);
+            assert_eq!(a.key.key_id(), b.key.key_id());
+        }
+        // Fewer meters: a prefix; more: topped up and saved.
+        let (one, made) = provide(1, Some(&path), &|| {}).unwrap();
+        assert_eq!((one.len(), made), (1, 0));
+        let (three, made) = provide(3, Some(&path), &|| {}).unwrap();
+        assert_eq!((three.len(), made), (3, 1));
+        assert_eq!(three[1].key.key_id(), first[1].key.key_id());
+        assert_eq!(load(&path).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn rejects_a_file_that_is_not_a_keystore() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.json");
+        std::fs::write(&path, "{\"format\":\"x\",\"version\":1,\"meters\":[]}").unwrap();
+        assert!(load(&path).is_err());
+        std::fs::write(&path, "not json").unwrap();
+        assert!(load(&path).is_err());
+        assert!(load(&dir.path().join("missing.json")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn parallel_map_keeps_order() {
+        let v = parallel_map(100, 3, |i| i * 2, &|| {});
+        assert_eq!(v, (0..100).map(|i| i * 2).collect::<Vec<_>>());
+    }
+}

@@ -1,0 +1,304 @@
+//! The simulator against the real `smartmeter-server` binary and a fresh
+//! PostgreSQL database: a normal run, a keystore reused across runs, every
+//! attack, a server killed and restarted mid-run, and the binary itself.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::*;
+use smartmeter_core::Reading;
+use smartmeter_sim::{Attack, MeterReport, run};
+
+/// Waits until the database holds at least `n` readings.
+async fn wait_for_stored(db: &TestDb, n: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while db.count() < n {
+        assert!(std::time::Instant::now() < deadline, "no readings arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every generated reading is stored exactly once, with the same values.
+fn assert_stored_exactly(db: &TestDb, reports: &[MeterReport]) {
+    let stored = db.stored();
+    let generated: BTreeMap<String, Vec<Reading>> = reports
+        .iter()
+        .map(|r| (r.username.clone(), r.generated.clone()))
+        .collect();
+    assert_eq!(stored, generated);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn normal_run_stores_every_reading_once_and_keystore_resumes() {
+    let db = TestDb::create();
+    let server = Server::start(&db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(&server, 3, 4);
+    opts.keystore = Some(dir.path().join("keys.json"));
+
+    let first = run(&opts, no_stop()).await.unwrap();
+    let s = &first.summary;
+    assert!(s.ok, "{}", s.to_text());
+    assert_eq!((s.keys_generated, s.registered), (3, 3));
+    assert_eq!(
+        (s.sent, s.accepted, s.duplicates, s.rejected, s.undelivered),
+        (12, 12, 0, 0, 0)
+    );
+    assert!(s.latency_ms.p50 > 0.0 && s.latency_ms.p99 >= s.latency_ms.p50);
+    assert_eq!(db.count(), 12);
+    assert_stored_exactly(&db, &first.meters);
+    for m in &first.meters {
+        let seqs: Vec<u64> = m.generated.iter().map(|r| r.sequence).collect();
+        assert_eq!(seqs, vec![1, 2, 3, 4]);
+        assert!(
+            m.generated
+                .windows(2)
+                .all(|w| w[1].wh_imported >= w[0].wh_imported
+                    && w[1].wh_exported >= w[0].wh_exported
+                    && w[1].timestamp_ms >= w[0].timestamp_ms)
+        );
+    }
+
+    // The same keystore again: no new keys, no new registrations, and each
+    // meter continues after its stored readings.
+    let second = run(&opts, no_stop()).await.unwrap();
+    let s = &second.summary;
+    assert!(s.ok, "{}", s.to_text());
+    assert_eq!((s.keys_generated, s.keys_from_keystore), (0, 3));
+    assert_eq!((s.registered, s.already_registered), (0, 3));
+    assert_eq!(s.accepted, 12);
+    assert_eq!(db.count(), 24);
+    for (a, b) in first.meters.iter().zip(&second.meters) {
+        assert_eq!(a.username, b.username);
+        assert_eq!(b.generated[0].sequence, 5);
+        assert!(b.generated[0].wh_imported >= a.generated[3].wh_imported);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presigned_readings_are_sent_on_schedule_and_stored() {
+    let db = TestDb::create();
+    let server = Server::start(&db).await;
+    let mut opts = options(&server, 3, 3);
+    opts.presign = true;
+    let out = run(&opts, no_stop()).await.unwrap();
+    let s = &out.summary;
+    assert!(s.ok, "{}", s.to_text());
+    assert!(s.presigned);
+    assert_eq!((s.sent, s.accepted), (9, 9));
+    assert_stored_exactly(&db, &out.meters);
+    for m in &out.meters {
+        // One interval apart, as if made on the spot.
+        let ts: Vec<u64> = m.generated.iter().map(|r| r.timestamp_ms).collect();
+        assert!(ts.windows(2).all(|w| w[1] - w[0] == 200), "{ts:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_attack_is_refused() {
+    let db = TestDb::create();
+    let server = Server::start(&db).await;
+    let mut opts = options(&server, 1, 2);
+    opts.attacks = vec![Attack::All];
+    let out = run(&opts, no_stop()).await.unwrap();
+    let s = &out.summary;
+    assert!(s.ok, "{}", s.to_text());
+    let names: Vec<&str> = s.attacks.iter().map(|a| a.attack.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "replay",
+            "tamper",
+            "unregistered",
+            "stale",
+            "future",
+            "decrease",
+            "backwards"
+        ]
+    );
+    assert!(s.attacks.iter().all(|a| a.held), "{}", s.to_text());
+    // Nothing an attacker sent was stored.
+    assert_eq!(db.count(), 2);
+    assert_stored_exactly(&db, &out.meters);
+
+    // A single mode runs alone.
+    let mut opts = options(&server, 1, 1);
+    opts.attacks = vec![Attack::Tamper];
+    let out = run(&opts, no_stop()).await.unwrap();
+    assert_eq!(out.summary.attacks.len(), 1);
+    assert!(out.summary.ok, "{}", out.summary.to_text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_killed_and_restarted_mid_run_loses_nothing() {
+    let db = TestDb::create();
+    let mut server = Server::start(&db).await;
+    let mut opts = options(&server, 4, 20);
+    opts.timeout = Duration::from_secs(2);
+    let sim = tokio::spawn(async move { run(&opts, no_stop()).await });
+
+    // Once meters are sending, kill -9 while they are at it, stay down for
+    // 1.5 s (about 7 readings per meter pile up), then come back on the
+    // same ports.
+    wait_for_stored(&db, 8).await;
+    server.kill();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.spawn().await;
+
+    let out = sim.await.unwrap().unwrap();
+    let s = &out.summary;
+    assert!(s.ok, "{}", s.to_text());
+    assert!(s.retries > 0, "the outage caused no retry: {}", s.to_text());
+    assert_eq!(s.sent, 80);
+    assert_eq!(s.delivered, 80);
+    assert_eq!((s.rejected, s.undelivered), (0, 0));
+    assert_eq!(db.count(), 80);
+    assert_stored_exactly(&db, &out.meters);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_reports_what_was_undelivered() {
+    let db = TestDb::create();
+    let mut server = Server::start(&db).await;
+    let opts = options(&server, 2, 50);
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let sim = tokio::spawn(async move { run(&opts, rx).await });
+    wait_for_stored(&db, 4).await;
+    // With the server down, readings pile up; then Ctrl-C.
+    server.kill();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    tx.send(true).unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(10), sim)
+        .await
+        .expect("the run stops promptly")
+        .unwrap()
+        .unwrap();
+    let s = &out.summary;
+    assert!(s.interrupted);
+    assert!(!s.ok);
+    assert!(s.undelivered > 0, "{}", s.to_text());
+    assert!(s.sent < 100);
+    // Every reading is delivered or reported undelivered. Delivered ones are
+    // stored; an undelivered one may be stored too if the server committed
+    // it just before it was killed (its answer was lost).
+    assert_eq!(s.delivered + s.undelivered, s.sent);
+    let stored = db.count();
+    assert!(
+        stored >= s.delivered && stored <= s.sent,
+        "{stored} stored\n{}",
+        s.to_text()
+    );
+}
+
+#[test]
+fn help_documents_every_flag_and_its_default() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_smartmeter-sim"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for s in [
+        "--meters",
+        "[default: 100]",
+        "--readings",
+        "[default: 6]",
+        "--interval",
+        "[default: 5s]",
+        "--server-url",
+        "--operator-url",
+        "--operator-token",
+        "--keystore",
+        "--connections",
+        "--timeout",
+        "--backoff",
+        "--max-backoff",
+        "--drain-timeout",
+        "--attack",
+        "replay",
+        "tamper",
+        "unregistered",
+        "stale",
+        "future",
+        "decrease",
+        "--json",
+        "--quiet",
+    ] {
+        assert!(help.contains(s), "--help lacks {s}:\n{help}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_prints_json_summary_and_exit_status() {
+    let db = TestDb::create();
+    let server = Server::start(&db).await;
+    let run_bin = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_smartmeter-sim"))
+            .args([
+                "--meters",
+                "2",
+                "--readings",
+                "2",
+                "--interval",
+                "0.2",
+                "--json",
+                "--quiet",
+            ])
+            .args([
+                "--server-url",
+                &server.public,
+                "--operator-url",
+                &server.operator,
+            ])
+            .args(extra)
+            .env("SMARTMETER_OPERATOR_TOKEN", OPERATOR_TOKEN)
+            .output()
+            .unwrap()
+    };
+    let out = run_bin(&["--attack", "replay,future"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["accepted"], 4);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["attacks"].as_array().unwrap().len(), 2);
+    assert_eq!(db.count(), 4);
+
+    // A wrong operator token: no meter registers, and the exit status says so.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_smartmeter-sim"))
+        .args([
+            "--meters",
+            "1",
+            "--readings",
+            "1",
+            "--interval",
+            "0.2",
+            "--json",
+            "--quiet",
+        ])
+        .args([
+            "--server-url",
+            &server.public,
+            "--operator-url",
+            &server.operator,
+        ])
+        .env("SMARTMETER_OPERATOR_TOKEN", "wrong")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["registration_failed"], 1);
+}
