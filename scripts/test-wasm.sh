@@ -21,30 +21,9 @@ dashboard=$root/examples/dashboard
 pkg=$root/bindings/wasm/pkg
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
-declare -a results=()
-step() {
-  local name=$1
-  shift
-  local start=$SECONDS rc
-  echo
-  echo "==> [wasm] $name"
-  set +e
-  (set -e; "$@")
-  rc=$?
-  set -e
-  if [ $rc = 0 ]; then
-    results+=("ok    $(printf '%4ss' $((SECONDS - start)))  $name")
-  else
-    results+=("FAIL  $(printf '%4ss' $((SECONDS - start)))  $name")
-    summary
-    exit 1
-  fi
-}
-summary() {
-  echo
-  echo "==> [wasm] summary"
-  printf '  %s\n' "${results[@]}"
-}
+STEP_PREFIX="[wasm] "
+# shellcheck source=lib/steps.sh
+. scripts/lib/steps.sh
 
 wasm_bindgen_version() {
   # The version of the wasm-bindgen crate in Cargo.lock: the CLI must match it exactly.

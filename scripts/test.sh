@@ -17,31 +17,8 @@ quick=0
 . scripts/lib/postgres.sh
 trap pg_stop EXIT
 
-declare -a results=()
-step() {
-  local name=$1
-  shift
-  local start=$SECONDS rc
-  echo
-  echo "==> $name"
-  # A subshell outside any `if`, so that `set -e` holds inside the step.
-  set +e
-  (set -e; "$@")
-  rc=$?
-  set -e
-  if [ $rc = 0 ]; then
-    results+=("ok    $(printf '%4ss' $((SECONDS - start)))  $name")
-  else
-    results+=("FAIL  $(printf '%4ss' $((SECONDS - start)))  $name")
-    summary
-    exit 1
-  fi
-}
-summary() {
-  echo
-  echo "==> summary"
-  printf '  %s\n' "${results[@]}"
-}
+# shellcheck source=lib/steps.sh
+. scripts/lib/steps.sh
 
 apt_install() {
   local missing=()
