@@ -15,10 +15,12 @@ quick=0
 
 # shellcheck source=lib/postgres.sh
 . scripts/lib/postgres.sh
-trap pg_stop EXIT
 
 # shellcheck source=lib/steps.sh
 . scripts/lib/steps.sh
+STEP_LOG=$(mktemp /tmp/smartmeter-tests.XXXXXX)
+export STEP_LOG
+trap 'pg_stop; rm -f "$STEP_LOG"' EXIT
 
 apt_install() {
   local missing=()
@@ -49,7 +51,7 @@ wasm_core_build() {
 }
 
 workspace_tests() {
-  SMARTMETER_TEST_DATABASE_URL=$PG_ADMIN_URL cargo test --locked --workspace
+  SMARTMETER_TEST_DATABASE_URL=$PG_ADMIN_URL logged cargo test --locked --workspace
 }
 
 audit() {
@@ -74,11 +76,12 @@ echo "==> PostgreSQL for the tests"
 pg_for_tests
 step "cargo test --workspace (unit, integration, OpenSSL interop, doc tests)" workspace_tests
 step "Python wheel: stubtest, mypy --strict, pytest on the installed wheel" \
-  env SMARTMETER_TEST_DATABASE_URL="$PG_ADMIN_URL" bash scripts/test-python.sh
+  logged env SMARTMETER_TEST_DATABASE_URL="$PG_ADMIN_URL" bash scripts/test-python.sh
 step "WASM package on Node and Chromium, tsc, dashboard end to end" \
-  env PG_ADMIN_URL="$PG_ADMIN_URL" bash scripts/test-wasm.sh
+  logged env PG_ADMIN_URL="$PG_ADMIN_URL" bash scripts/test-wasm.sh
 if [ $quick = 0 ]; then
   step "fuzz every target for ${FUZZ_SECONDS:-30}s" bash fuzz/run.sh "${FUZZ_SECONDS:-30}"
   step "cargo audit (RustSec snapshot in ../shared/advisory-db)" audit
 fi
 summary
+test_totals
