@@ -104,8 +104,10 @@ struct BatchItem {
     error: Option<String>,
 }
 
+/// The parts of `GET /meters/<key_id>` the simulator uses.
 #[derive(Deserialize)]
 struct MeterDetail {
+    readings_count: i64,
     latest: Option<LatestView>,
 }
 
@@ -216,12 +218,8 @@ impl Client {
         }
     }
 
-    /// The latest stored reading of a meter (`GET /meters/<key_id>` with the
-    /// operator token), to continue where an earlier run stopped.
-    ///
-    /// # Errors
-    /// Any failure or answer but 200.
-    pub async fn latest(&self, key_id: &KeyId) -> Result<Option<Reading>, ClientError> {
+    /// `GET /meters/<key_id>` with the operator token.
+    async fn meter(&self, key_id: &KeyId) -> Result<MeterDetail, ClientError> {
         let _permit = self.permit().await?;
         let resp = self
             .http
@@ -229,19 +227,26 @@ impl Client {
             .bearer_auth(&self.operator_token)
             .send()
             .await
-            .map_err(|e| ClientError(format!("meter state: {}", transient(&e))))?;
+            .map_err(|e| ClientError(format!("meter: {}", transient(&e))))?;
         let status = resp.status().as_u16();
         if status != 200 {
             return Err(ClientError(format!(
-                "meter state: {status} {}",
+                "meter: {status} {}",
                 error_code(resp).await
             )));
         }
-        let detail: MeterDetail = resp
-            .json()
+        resp.json()
             .await
-            .map_err(|e| ClientError(format!("meter state: {e}")))?;
-        Ok(detail.latest.map(|l| Reading {
+            .map_err(|e| ClientError(format!("meter: {e}")))
+    }
+
+    /// The latest stored reading of a meter, to continue where an earlier
+    /// run stopped.
+    ///
+    /// # Errors
+    /// Any failure or answer but 200.
+    pub async fn latest(&self, key_id: &KeyId) -> Result<Option<Reading>, ClientError> {
+        Ok(self.meter(key_id).await?.latest.map(|l| Reading {
             sequence: l.signed.sequence,
             timestamp_ms: l.signed.timestamp_ms,
             wh_imported: l.signed.wh_imported,
@@ -371,25 +376,11 @@ impl Client {
         Ok((status, error_code(resp).await))
     }
 
-    /// The number of stored readings of a meter (operator `GET /meters/<key_id>`).
+    /// The number of stored readings of a meter.
     ///
     /// # Errors
     /// Any failure or answer but 200.
     pub async fn readings_count(&self, key_id: &KeyId) -> Result<i64, ClientError> {
-        let _permit = self.permit().await?;
-        let resp = self
-            .http
-            .get(format!("{}/meters/{key_id}", self.operator_url))
-            .bearer_auth(&self.operator_token)
-            .send()
-            .await
-            .map_err(|e| ClientError(format!("meter: {}", transient(&e))))?;
-        let v: serde_json::Value = resp
-            .json()
-            .await
-            .map_err(|e| ClientError(format!("meter: {e}")))?;
-        v.get("readings_count")
-            .and_then(serde_json::Value::as_i64)
-            .ok_or_else(|| ClientError("meter: no readings_count".into()))
+        Ok(self.meter(key_id).await?.readings_count)
     }
 }
