@@ -37,10 +37,12 @@ fn main() -> ExitCode {
 
 fn run(dir: &Path, check: bool) -> Result<()> {
     let keys = Keys::generate()?;
+    let valid = valid_cases(&keys)?;
+    let invalid = invalid_cases(&keys)?;
     let files = [
-        ("valid.json", pretty(&valid_cases(&keys)?)?),
-        ("invalid.json", pretty(&invalid_cases(&keys)?)?),
-        ("README.md", readme(&keys)?),
+        ("valid.json", pretty(&valid)?),
+        ("invalid.json", pretty(&invalid)?),
+        ("README.md", readme(&valid, &invalid)?),
     ];
     let mut stale = Vec::new();
     for (name, content) in &files {
@@ -640,8 +642,23 @@ fn invalid_cases(keys: &Keys) -> Result<Value> {
     }))
 }
 
+/// The cases of a generated document.
+fn cases(doc: &Value) -> &[Value] {
+    doc.get("cases")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// A string field of a case, empty when absent.
+fn text(case: &Value, key: &str) -> String {
+    case.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// The human-readable companion: each valid case decoded field by field.
-fn readme(keys: &Keys) -> Result<String> {
+fn readme(valid: &Value, invalid: &Value) -> Result<String> {
     use std::fmt::Write as _;
     let mut out = String::from(
         "# Test vectors\n\n\
@@ -658,18 +675,8 @@ fn readme(keys: &Keys) -> Result<String> {
          ## Valid cases, decoded\n",
     );
     let w = |out: &mut String, s: String| out.push_str(&s);
-    for case in valid_cases(keys)?
-        .get("cases")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
-    {
-        let field = |k: &str| {
-            case.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
+    for case in cases(valid) {
+        let field = |k: &str| text(case, k);
         let bytes = hex::decode(field("canonical_hex")).map_err(|e| e.to_string())?;
         let message = Message::from_bytes(&bytes).map_err(|e| e.to_string())?;
         w(
@@ -730,18 +737,8 @@ fn readme(keys: &Keys) -> Result<String> {
         );
     }
     out.push_str("\n## Invalid cases\n\n| name | kind | expected error | what is wrong |\n|---|---|---|---|\n");
-    for case in invalid_cases(keys)?
-        .get("cases")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
-    {
-        let field = |k: &str| {
-            case.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
+    for case in cases(invalid) {
+        let field = |k: &str| text(case, k);
         writeln!(
             out,
             "| `{}` | {} | `{}` | {} |",
