@@ -13,7 +13,7 @@ use rocket::serde::json::Json;
 use rocket::{Route, State, post, routes};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use smartmeter_core::{KeyId, SignedReading};
+use smartmeter_core::{KeyId, Reading, SignedReading};
 
 use crate::Shared;
 use crate::cache::CachedMeter;
@@ -169,8 +169,7 @@ fn revoked(key_id: &KeyId) -> ApiError {
 }
 
 /// The error for a policy outcome of the database.
-fn policy_error(code: &'static str, item: &NewReading) -> ApiError {
-    let r = &item.reading;
+fn policy_error(code: &'static str, r: &Reading) -> ApiError {
     match code {
         "stale_sequence" => ApiError::new(
             Status::Conflict,
@@ -202,11 +201,11 @@ fn policy_error(code: &'static str, item: &NewReading) -> ApiError {
     }
 }
 
-fn record(shared: &Shared, result: &Result<(Outcome, NewReading), ApiError>) {
+fn record(shared: &Shared, result: Result<&Outcome, &ApiError>) {
     match result {
-        Ok((Outcome::Accepted { gap }, _)) => shared.metrics.accepted(*gap),
-        Ok((Outcome::Duplicate, _)) => shared.metrics.duplicate(),
-        Ok((Outcome::Rejected(code), _)) => shared.metrics.rejected(code),
+        Ok(Outcome::Accepted { gap }) => shared.metrics.accepted(*gap),
+        Ok(Outcome::Duplicate) => shared.metrics.duplicate(),
+        Ok(Outcome::Rejected(code)) => shared.metrics.rejected(code),
         Err(e) if e.status.code < 500 => shared.metrics.rejected(e.code),
         Err(_) => {}
     }
@@ -224,28 +223,29 @@ async fn report(
     let result = async {
         let raw = read_body(body, READING_BODY_LIMIT, "reading_too_large").await?;
         let item = check(shared, db, &raw).await?;
+        // The item moves into the committer; the answer needs only these.
+        let (key_id, reading) = (item.key_id, item.reading);
         let outcome = committer
-            .store(vec![item.clone()])
+            .store(vec![item])
             .await?
             .into_iter()
             .next()
             .ok_or_else(|| ApiError::internal(&"no outcome for a stored reading"))?;
-        Ok((outcome, item))
+        Ok((outcome, key_id, reading))
     }
     .await;
-    record(shared, &result);
-    let (outcome, item) = result?;
-    let key_id = item.key_id.to_string();
+    record(shared, result.as_ref().map(|(outcome, ..)| outcome));
+    let (outcome, key_id, reading) = result?;
     let answer = |duplicate, gap| Accepted {
-        key_id: key_id.clone(),
-        sequence: item.reading.sequence,
+        key_id: key_id.to_string(),
+        sequence: reading.sequence,
         duplicate,
         gap,
     };
     match outcome {
         Outcome::Accepted { gap } => Ok((Status::Created, Json(answer(false, gap)))),
         Outcome::Duplicate => Ok((Status::Ok, Json(answer(true, 0)))),
-        Outcome::Rejected(code) => Err(policy_error(code, &item)),
+        Outcome::Rejected(code) => Err(policy_error(code, &reading)),
     }
 }
 
@@ -344,10 +344,11 @@ async fn report_batch(
             }
         }
     }
-    let outcomes = committer.store(items.clone()).await?;
-    for ((item, index), outcome) in items.iter().zip(positions).zip(outcomes) {
-        record(shared, &Ok((outcome, item.clone())));
-        let sequence = Some(item.reading.sequence);
+    let readings: Vec<Reading> = items.iter().map(|item| item.reading).collect();
+    let outcomes = committer.store(items).await?;
+    for ((reading, index), outcome) in readings.iter().zip(positions).zip(outcomes) {
+        record(shared, Ok(&outcome));
+        let sequence = Some(reading.sequence);
         let result = match outcome {
             Outcome::Accepted { gap } => BatchResult {
                 index,
@@ -365,7 +366,7 @@ async fn report_batch(
                 error: None,
                 message: None,
             },
-            Outcome::Rejected(code) => rejected(index, sequence, &policy_error(code, item)),
+            Outcome::Rejected(code) => rejected(index, sequence, &policy_error(code, reading)),
         };
         if let Some(slot) = results.get_mut(index) {
             *slot = Some(result);
