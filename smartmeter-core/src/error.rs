@@ -4,8 +4,16 @@
 //! reference server sends these codes in its JSON errors and the Python and
 //! WASM bindings expose them as `.code`, so they are part of the public
 //! contract: a code is never renamed or reused for another meaning.
+//!
+//! The codes themselves are declared once, in the [`catalogue`]; each area
+//! enum's `error_code()` is the one mapping from its variants to them.
 
+mod catalogue;
+
+pub use catalogue::{ERROR_CODES, ErrorCode, Family, UnknownErrorCode};
 use thiserror::Error;
+
+use crate::keys::KeyIdParseError;
 
 /// Decoding the canonical bytes of a reading failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -31,14 +39,19 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    /// The catalogue entry of this error.
+    pub const fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::WrongLength { .. } => ErrorCode::WrongLength,
+            Self::UnknownTag => ErrorCode::UnknownTag,
+            Self::UnsupportedVersion(_) => ErrorCode::UnsupportedVersion,
+            Self::UnsupportedAlgorithm(_) => ErrorCode::UnsupportedAlgorithm,
+        }
+    }
+
     /// The stable machine-readable code of this error.
     pub const fn code(&self) -> &'static str {
-        match self {
-            Self::WrongLength { .. } => "wrong_length",
-            Self::UnknownTag => "unknown_tag",
-            Self::UnsupportedVersion(_) => "unsupported_version",
-            Self::UnsupportedAlgorithm(_) => "unsupported_algorithm",
-        }
+        self.error_code().as_str()
     }
 }
 
@@ -87,17 +100,22 @@ pub enum KeyError {
 }
 
 impl KeyError {
+    /// The catalogue entry of this error.
+    pub const fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::Malformed(_) => ErrorCode::MalformedKey,
+            Self::UnsupportedType => ErrorCode::UnsupportedKeyType,
+            Self::TooSmall { .. } => ErrorCode::KeyTooSmall,
+            Self::TooLarge { .. } => ErrorCode::KeyTooLarge,
+            Self::UnsupportedExponent => ErrorCode::UnsupportedExponent,
+            Self::UnsupportedSize { .. } => ErrorCode::UnsupportedKeySize,
+            Self::Generation => ErrorCode::KeyGenerationFailed,
+        }
+    }
+
     /// The stable machine-readable code of this error.
     pub const fn code(&self) -> &'static str {
-        match self {
-            Self::Malformed(_) => "malformed_key",
-            Self::UnsupportedType => "unsupported_key_type",
-            Self::TooSmall { .. } => "key_too_small",
-            Self::TooLarge { .. } => "key_too_large",
-            Self::UnsupportedExponent => "unsupported_exponent",
-            Self::UnsupportedSize { .. } => "unsupported_key_size",
-            Self::Generation => "key_generation_failed",
-        }
+        self.error_code().as_str()
     }
 }
 
@@ -128,15 +146,20 @@ pub enum WireError {
 }
 
 impl WireError {
+    /// The catalogue entry of this error.
+    pub const fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::TooLarge { .. } => ErrorCode::ReadingTooLarge,
+            Self::Json(_) => ErrorCode::MalformedJson,
+            Self::Base64(_) => ErrorCode::MalformedBase64,
+            Self::Decode(e) => e.error_code(),
+            Self::Key(e) => e.error_code(),
+        }
+    }
+
     /// The stable machine-readable code of this error.
     pub const fn code(&self) -> &'static str {
-        match self {
-            Self::TooLarge { .. } => "reading_too_large",
-            Self::Json(_) => "malformed_json",
-            Self::Base64(_) => "malformed_base64",
-            Self::Decode(e) => e.code(),
-            Self::Key(e) => e.code(),
-        }
+        self.error_code().as_str()
     }
 }
 
@@ -158,12 +181,17 @@ pub enum VerifyError {
 }
 
 impl VerifyError {
+    /// The catalogue entry of this error.
+    pub const fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::KeyMismatch { .. } => ErrorCode::KeyMismatch,
+            Self::InvalidSignature => ErrorCode::InvalidSignature,
+        }
+    }
+
     /// The stable machine-readable code of this error.
     pub const fn code(&self) -> &'static str {
-        match self {
-            Self::KeyMismatch { .. } => "key_mismatch",
-            Self::InvalidSignature => "invalid_signature",
-        }
+        self.error_code().as_str()
     }
 }
 
@@ -177,11 +205,16 @@ pub enum SignError {
 }
 
 impl SignError {
+    /// The catalogue entry of this error.
+    pub const fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::Failed => ErrorCode::SigningFailed,
+        }
+    }
+
     /// The stable machine-readable code of this error.
     pub const fn code(&self) -> &'static str {
-        match self {
-            Self::Failed => "signing_failed",
-        }
+        self.error_code().as_str()
     }
 }
 
@@ -204,40 +237,26 @@ pub enum Error {
     /// See [`SignError`].
     #[error(transparent)]
     Sign(#[from] SignError),
+    /// See [`KeyIdParseError`].
+    #[error(transparent)]
+    KeyId(#[from] KeyIdParseError),
 }
 
 impl Error {
-    /// The stable machine-readable code of the underlying error.
-    pub const fn code(&self) -> &'static str {
+    /// The catalogue entry of the underlying error.
+    pub const fn error_code(&self) -> ErrorCode {
         match self {
-            Self::Decode(e) => e.code(),
-            Self::Key(e) => e.code(),
-            Self::Wire(e) => e.code(),
-            Self::Verify(e) => e.code(),
-            Self::Sign(e) => e.code(),
+            Self::Decode(e) => e.error_code(),
+            Self::Key(e) => e.error_code(),
+            Self::Wire(e) => e.error_code(),
+            Self::Verify(e) => e.error_code(),
+            Self::Sign(e) => e.error_code(),
+            Self::KeyId(e) => e.error_code(),
         }
     }
-}
 
-/// Every error code this crate can produce, for documentation and for
-/// bindings that want to enumerate them.
-pub const ERROR_CODES: &[&str] = &[
-    "wrong_length",
-    "unknown_tag",
-    "unsupported_version",
-    "unsupported_algorithm",
-    "malformed_key",
-    "unsupported_key_type",
-    "key_too_small",
-    "key_too_large",
-    "unsupported_exponent",
-    "unsupported_key_size",
-    "key_generation_failed",
-    "reading_too_large",
-    "malformed_json",
-    "malformed_base64",
-    "malformed_key_id",
-    "key_mismatch",
-    "invalid_signature",
-    "signing_failed",
-];
+    /// The stable machine-readable code of the underlying error.
+    pub const fn code(&self) -> &'static str {
+        self.error_code().as_str()
+    }
+}

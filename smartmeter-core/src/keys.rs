@@ -77,9 +77,14 @@ impl fmt::Debug for KeyId {
 pub struct KeyIdParseError;
 
 impl KeyIdParseError {
+    /// The catalogue entry of this error.
+    pub const fn error_code(&self) -> crate::ErrorCode {
+        crate::ErrorCode::MalformedKeyId
+    }
+
     /// The stable machine-readable code of this error.
     pub const fn code(&self) -> &'static str {
-        "malformed_key_id"
+        self.error_code().as_str()
     }
 }
 

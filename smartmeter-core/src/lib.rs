@@ -16,6 +16,9 @@
 //! 3. [`PublicKey::verify`] with the key the receiver trusts for that meter
 //!    is the only way to obtain a [`VerifiedReading`].
 //!
+//! Every error has a stable code from one catalogue, [`ErrorCode`]
+//! ([`ERROR_CODES`] lists the strings).
+//!
 //! ```
 //! # #[cfg(feature = "keygen")] {
 //! use smartmeter_core::{MeterKey, Reading, SignedReading};
@@ -48,7 +51,10 @@ mod verify;
 mod wire;
 
 pub use encoding::{Algorithm, DOMAIN_TAG, FORMAT_VERSION, MESSAGE_LEN, Message, Reading};
-pub use error::{DecodeError, ERROR_CODES, Error, KeyError, SignError, VerifyError, WireError};
+pub use error::{
+    DecodeError, ERROR_CODES, Error, ErrorCode, Family, KeyError, SignError, UnknownErrorCode,
+    VerifyError, WireError,
+};
 pub use keys::{
     KeyId, KeyIdParseError, MAX_KEY_BITS, MAX_PUBLIC_KEY_DER_LEN, MIN_KEY_BITS, MeterKey,
     PUBLIC_EXPONENT, PublicKey,
