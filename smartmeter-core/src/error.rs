@@ -14,6 +14,7 @@ pub use catalogue::{ERROR_CODES, ErrorCode, Family, UnknownErrorCode};
 use thiserror::Error;
 
 use crate::keys::KeyIdParseError;
+use crate::policy::PolicyError;
 
 /// Decoding the canonical bytes of a reading failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -240,6 +241,9 @@ pub enum Error {
     /// See [`KeyIdParseError`].
     #[error(transparent)]
     KeyId(#[from] KeyIdParseError),
+    /// See [`PolicyError`].
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
 }
 
 impl Error {
@@ -252,6 +256,7 @@ impl Error {
             Self::Verify(e) => e.error_code(),
             Self::Sign(e) => e.error_code(),
             Self::KeyId(e) => e.error_code(),
+            Self::Policy(e) => e.error_code(),
         }
     }
 

@@ -14,7 +14,10 @@
 //! 2. whoever receives it parses it with [`SignedReading::from_json`]: the
 //!    result is still unverified;
 //! 3. [`PublicKey::verify`] with the key the receiver trusts for that meter
-//!    is the only way to obtain a [`VerifiedReading`].
+//!    is the only way to obtain a [`VerifiedReading`];
+//! 4. a receiver that records readings decides with [`Policy`] (module
+//!    [`policy`]) whether the verified reading fits the meter's history:
+//!    accepted (possibly late, filling a gap), a duplicate, or rejected.
 //!
 //! Every error has a stable code from one catalogue, [`ErrorCode`]
 //! ([`ERROR_CODES`] lists the strings).
@@ -46,6 +49,7 @@
 mod encoding;
 mod error;
 mod keys;
+pub mod policy;
 mod sign;
 mod verify;
 mod wire;
@@ -59,5 +63,6 @@ pub use keys::{
     KeyId, KeyIdParseError, MAX_KEY_BITS, MAX_PUBLIC_KEY_DER_LEN, MIN_KEY_BITS, MeterKey,
     PUBLIC_EXPONENT, PublicKey,
 };
+pub use policy::{Policy, PolicyError, Verdict};
 pub use verify::VerifiedReading;
 pub use wire::{MAX_JSON_LEN, SignedReading};

@@ -1,6 +1,7 @@
 //! The tables of `docs/spec.md` that restate a declaration of this crate are
 //! checked against it row by row, so that the document cannot drift from the
-//! code: the error catalogue (section 11).
+//! code: the error catalogue (section 11) and the order of the history rules
+//! (section 3.3).
 
 #![allow(
     clippy::unwrap_used,
@@ -101,4 +102,32 @@ fn the_spec_no_longer_says_malformed_key_id_is_outside_the_catalogue() {
             .map(ErrorCode::family),
         Ok(Family::KeyId)
     );
+}
+
+#[test]
+fn section_3_3_states_the_rules_in_the_catalogue_order() {
+    let doc = spec();
+    let rows = table(
+        section(&doc, "### 3.3 History rules"),
+        "| rule | condition | outcome |",
+    );
+    let documented: Vec<&str> = rows.iter().map(|r| unquote(&r[2])).collect();
+    let policy: Vec<&str> = ErrorCode::ALL
+        .iter()
+        .filter(|c| c.family() == Family::Policy)
+        .map(|c| c.as_str())
+        .collect();
+    assert_eq!(documented, policy);
+    assert_eq!(
+        documented,
+        [
+            "stale_sequence",
+            "timestamp_in_future",
+            "timestamp_backwards",
+            "register_decreased"
+        ],
+        "the one order of the rules (issue 9); the server and docs/api.md use it too"
+    );
+    let numbers: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(numbers, ["1", "2", "3", "4"]);
 }
