@@ -13,6 +13,7 @@ mod catalogue;
 pub use catalogue::{ERROR_CODES, ErrorCode, Family, UnknownErrorCode};
 use thiserror::Error;
 
+use crate::audit::AuditError;
 use crate::keys::KeyIdParseError;
 use crate::policy::PolicyError;
 
@@ -244,6 +245,9 @@ pub enum Error {
     /// See [`PolicyError`].
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// See [`AuditError`].
+    #[error(transparent)]
+    Audit(#[from] AuditError),
 }
 
 impl Error {
@@ -257,6 +261,7 @@ impl Error {
             Self::Sign(e) => e.error_code(),
             Self::KeyId(e) => e.error_code(),
             Self::Policy(e) => e.error_code(),
+            Self::Audit(e) => e.error_code(),
         }
     }
 

@@ -17,7 +17,9 @@
 //!    is the only way to obtain a [`VerifiedReading`];
 //! 4. a receiver that records readings decides with [`Policy`] (module
 //!    [`policy`]) whether the verified reading fits the meter's history:
-//!    accepted (possibly late, filling a gap), a duplicate, or rejected.
+//!    accepted (possibly late, filling a gap), a duplicate, or rejected;
+//! 5. anyone holding a meter's verified readings can check the whole history
+//!    with [`audit()`], without trusting whoever stored them.
 //!
 //! Every error has a stable code from one catalogue, [`ErrorCode`]
 //! ([`ERROR_CODES`] lists the strings).
@@ -46,6 +48,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 mod encoding;
 mod error;
 mod keys;
@@ -54,6 +57,7 @@ mod sign;
 mod verify;
 mod wire;
 
+pub use audit::{AuditError, AuditReport, audit};
 pub use encoding::{Algorithm, DOMAIN_TAG, FORMAT_VERSION, MESSAGE_LEN, Message, Reading};
 pub use error::{
     DecodeError, ERROR_CODES, Error, ErrorCode, Family, KeyError, SignError, UnknownErrorCode,
