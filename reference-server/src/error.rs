@@ -23,7 +23,6 @@ pub const SERVER_ERROR_CODES: &[&str] = &[
     "unprocessable",
     "invalid_username",
     "invalid_parameter",
-    "malformed_key_id",
     "username_taken",
     "key_already_registered",
     "unknown_meter",
