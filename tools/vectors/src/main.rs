@@ -21,6 +21,8 @@ use smartmeter_core::{
     Algorithm, MESSAGE_LEN, Message, MeterKey, PublicKey, Reading, SignedReading,
 };
 
+mod policy;
+
 type Result<T> = std::result::Result<T, String>;
 
 fn main() -> ExitCode {
@@ -39,10 +41,12 @@ fn run(dir: &Path, check: bool) -> Result<()> {
     let keys = Keys::generate()?;
     let valid = valid_cases(&keys)?;
     let invalid = invalid_cases(&keys)?;
+    let policy = policy::generate()?;
     let files = [
         ("valid.json", pretty(&valid)?),
         ("invalid.json", pretty(&invalid)?),
-        ("README.md", readme(&valid, &invalid)?),
+        ("policy.json", pretty(&policy.json)?),
+        ("README.md", readme(&valid, &invalid)? + &policy.readme),
     ];
     let mut stale = Vec::new();
     for (name, content) in &files {
@@ -668,7 +672,9 @@ fn readme(valid: &Value, invalid: &Value) -> Result<String> {
          - `valid.json`: signed readings that every implementation must produce byte for \
          byte (signing is deterministic) and accept.\n\
          - `invalid.json`: inputs that every implementation must reject, each with the \
-         expected error code.\n\n\
+         expected error code.\n\
+         - `policy.json`: series of signed readings of one meter, with the outcome of the \
+         history rules at every step and the audit report of the whole series.\n\n\
          Reading fields in `valid.json` are decimal strings so that JavaScript's \
          `JSON.parse` keeps them exact; in the wire documents (`json`) they are JSON \
          integers, as the specification requires.\n\n\
