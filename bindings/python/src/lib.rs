@@ -28,6 +28,8 @@ use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::{PyBytes, PyTuple};
 use smartmeter_core as sm;
 
+mod audit;
+
 create_exception!(
     smartmeter,
     SmartMeterError,
@@ -70,13 +72,19 @@ create_exception!(
     SmartMeterError,
     "The private-key operation failed (code `signing_failed`)."
 );
+create_exception!(
+    smartmeter,
+    AuditError,
+    SmartMeterError,
+    "The readings given to `audit` are not one meter's (code `mixed_meters`)."
+);
 
 /// An error of the core on its way to Python.
 ///
 /// Every fallible method returns it; its one conversion into [`PyErr`]
 /// chooses the exception class by the core's error family and sets `.code`
 /// to the core's [`code`](sm::Error::code).
-struct Error(sm::Error);
+pub(crate) struct Error(sm::Error);
 
 /// `From` for each error family of the core; they all funnel into
 /// [`sm::Error`], which knows the code.
@@ -94,7 +102,8 @@ from_core!(
     sm::KeyError,
     sm::WireError,
     sm::VerifyError,
-    sm::SignError
+    sm::SignError,
+    sm::AuditError
 );
 
 impl From<Error> for PyErr {
@@ -108,6 +117,7 @@ impl From<Error> for PyErr {
             sm::Error::Verify(VerifyError::KeyMismatch { .. }) => KeyMismatch::new_err(message),
             sm::Error::Verify(_) => InvalidSignature::new_err(message),
             sm::Error::Sign(_) => SigningError::new_err(message),
+            sm::Error::Audit(_) => AuditError::new_err(message),
             // The core's enums are non-exhaustive: a family added later still
             // arrives as a SmartMeterError with its code.
             _ => SmartMeterError::new_err(message),
@@ -438,7 +448,7 @@ impl PySignedReading {
 /// registered meter, and whether the reading is fresh, is the caller's policy.
 #[pyclass(frozen, eq, module = "smartmeter", name = "VerifiedReading")]
 #[derive(PartialEq)]
-struct PyVerifiedReading(sm::VerifiedReading);
+pub(crate) struct PyVerifiedReading(sm::VerifiedReading);
 
 #[pymethods]
 impl PyVerifiedReading {
@@ -579,6 +589,11 @@ fn _smartmeter(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("ERROR_CODES", PyTuple::new(py, sm::ERROR_CODES)?)?;
+    let catalogue = sm::ErrorCode::ALL
+        .iter()
+        .map(|c| PyTuple::new(py, [c.as_str(), c.family().as_str(), c.meaning()]))
+        .collect::<PyResult<Vec<_>>>()?;
+    m.add("ERROR_CATALOGUE", PyTuple::new(py, catalogue)?)?;
     m.add("MESSAGE_LEN", sm::MESSAGE_LEN)?;
     m.add("MIN_KEY_BITS", sm::MIN_KEY_BITS)?;
     m.add("MAX_KEY_BITS", sm::MAX_KEY_BITS)?;
@@ -595,5 +610,7 @@ fn _smartmeter(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InvalidSignature", py.get_type::<InvalidSignature>())?;
     m.add("KeyMismatch", py.get_type::<KeyMismatch>())?;
     m.add("SigningError", py.get_type::<SigningError>())?;
+    m.add("AuditError", py.get_type::<AuditError>())?;
+    audit::register(m)?;
     Ok(())
 }
