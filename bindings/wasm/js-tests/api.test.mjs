@@ -28,7 +28,7 @@ function expectCode(fn, code) {
 test("the verify-only package exports no signing", () => {
   assert.deepEqual(
     Object.keys(wasm).filter((k) => typeof wasm[k] === "function").sort(),
-    ["canonicalBytes", "decodeCanonical", "errorCodes", "keyId", "verifyReading"],
+    ["auditHistory", "canonicalBytes", "decodeCanonical", "errorCatalogue", "errorCodes", "keyId", "verifyReading"],
   );
 });
 

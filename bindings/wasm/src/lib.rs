@@ -13,7 +13,9 @@
 //! | `keyId(publicKey)` | the key id (64 hex digits) of a PEM, base64-DER or DER key |
 //! | `canonicalBytes(reading)` | the 82 bytes the signature covers (unverified) |
 //! | `decodeCanonical(bytes)` | decodes canonical bytes |
+//! | `auditHistory(readings, registeredPublicKey)` | verifies a meter's readings, then audits the history (gaps, duplicates, conflicts, ...) |
 //! | `errorCodes()` | every error code of the core |
+//! | `errorCatalogue()` | every error code with its family and meaning |
 //!
 //! Errors are thrown as real JavaScript `Error` objects (`instanceof Error`
 //! holds) named `SmartMeterError`, with a `code` property equal to the
@@ -32,8 +34,8 @@
 
 use js_sys::{Array, BigInt, JsString, Number, Object, Reflect, Uint8Array};
 use smartmeter_core::{
-    DecodeError, ERROR_CODES, KeyError, MAX_JSON_LEN, MAX_PUBLIC_KEY_DER_LEN, MESSAGE_LEN, Message,
-    PublicKey, Reading, SignedReading, WireError,
+    DecodeError, ERROR_CODES, ErrorCode, KeyError, MAX_JSON_LEN, MAX_PUBLIC_KEY_DER_LEN,
+    MESSAGE_LEN, Message, PublicKey, Reading, SignedReading, WireError,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -83,6 +85,16 @@ export interface SmartMeterError extends Error {
   name: "SmartMeterError";
   /** One of `errorCodes()`, or `"invalid_argument"` for a value of the wrong type. */
   code: string;
+  /** `auditHistory` only: the index of the reading that failed to parse or verify. */
+  index?: number;
+}
+
+/** One entry of the core's error catalogue (docs/spec.md, section 11). */
+export interface ErrorCatalogueEntry {
+  code: string;
+  /** The area: "decode", "key", "keygen", "wire", "key_id", "verify", "sign", "policy", "audit". */
+  family: string;
+  meaning: string;
 }
 
 /** The values a meter signs (for `signReading`, feature `sign`). */
@@ -369,6 +381,25 @@ pub fn decode_canonical(
 pub fn error_codes() -> Array {
     ERROR_CODES.iter().map(|c| JsValue::from_str(c)).collect()
 }
+
+/// The core's error catalogue: every code with its family and one-line
+/// meaning, in the order of `errorCodes()` and of `docs/spec.md` section 11.
+#[wasm_bindgen(js_name = errorCatalogue, unchecked_return_type = "ErrorCatalogueEntry[]")]
+pub fn error_catalogue() -> Array {
+    ErrorCode::ALL
+        .iter()
+        .map(|c| {
+            let entry = Object::new();
+            set(&entry, "code", &JsValue::from_str(c.as_str()));
+            set(&entry, "family", &JsValue::from_str(c.family().as_str()));
+            set(&entry, "meaning", &JsValue::from_str(c.meaning()));
+            JsValue::from(entry)
+        })
+        .collect()
+}
+
+mod audit;
+pub use audit::audit_history;
 
 #[cfg(feature = "sign")]
 mod sign {
