@@ -1,6 +1,12 @@
 //! Criterion benchmarks of the core's hot paths: sign, verify, encode,
 //! decode and wire parsing. `scripts/bench-core.sh` runs them next to
 //! `openssl speed` and records the ratios in `docs/performance.md`.
+//!
+//! `sign/*` and `verify/*` are what users get (`MeterKey::sign`,
+//! `PublicKey::verify`: ring on x86_64 and aarch64). The backends are also
+//! measured one by one on the same inputs: `verify_pure/*` (the portable
+//! verifier that wasm32 uses), `verify_rsa_crate/*` (the `rsa` crate's
+//! verify, the core's verifier before ring) and `sign_rsa_crate/*`.
 
 #![allow(
     clippy::unwrap_used,
@@ -12,7 +18,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use smartmeter_core::{Message, MeterKey, Reading, SignedReading};
+use smartmeter_core::{Message, MeterKey, PublicKey, Reading, SignedReading, backend};
 
 fn vector_key(index: usize) -> MeterKey {
     let path = format!("{}/../docs/vectors/valid.json", env!("CARGO_MANIFEST_DIR"));
@@ -39,6 +45,20 @@ fn benches(c: &mut Criterion) {
         c.bench_function(&format!("verify/rsa{bits}"), |b| {
             b.iter(|| public.verify(black_box(&signed)).unwrap())
         });
+
+        let message = signed.canonical_bytes();
+        let signature = signed.signature();
+        let pure = backend::pure_verifier(&public).unwrap();
+        let rsa_crate = backend::rsa_crate_verifier(&public).unwrap();
+        c.bench_function(&format!("verify_pure/rsa{bits}"), |b| {
+            b.iter(|| assert!(pure.verify(black_box(&message), black_box(signature))))
+        });
+        c.bench_function(&format!("verify_rsa_crate/rsa{bits}"), |b| {
+            b.iter(|| assert!(rsa_crate.verify(black_box(&message), black_box(signature))))
+        });
+        c.bench_function(&format!("sign_rsa_crate/rsa{bits}"), |b| {
+            b.iter(|| backend::sign_with_rsa_crate(&key, black_box(&message)).unwrap())
+        });
     }
 
     let key = vector_key(0);
@@ -54,6 +74,10 @@ fn benches(c: &mut Criterion) {
     });
     c.bench_function("parse/wire_json_rsa2048", |b| {
         b.iter(|| SignedReading::from_json(black_box(json.as_bytes())).unwrap())
+    });
+    let der = key.public_key().to_der().to_vec();
+    c.bench_function("parse/public_key_der_rsa2048", |b| {
+        b.iter(|| PublicKey::from_der(black_box(&der)).unwrap())
     });
     c.bench_function("serialize/wire_json_rsa2048", |b| {
         b.iter(|| black_box(&signed).to_json())

@@ -84,6 +84,18 @@ pub enum KeyError {
     /// The RNG or the prime search failed while generating a key.
     #[error("key generation failed")]
     Generation,
+    /// Key text is longer than any accepted key's text; refused unread.
+    #[error("key text of {len} bytes is too long: at most {max} bytes are accepted")]
+    TextTooLarge {
+        /// Length of the rejected text, in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Key text is neither a `PUBLIC KEY` PEM document nor canonical base64
+    /// of the DER, in the layout that OpenSSL writes (spec section 7.1).
+    #[error("malformed key text: {0}")]
+    MalformedText(&'static str),
 }
 
 impl KeyError {
@@ -97,6 +109,8 @@ impl KeyError {
             Self::UnsupportedExponent => "unsupported_exponent",
             Self::UnsupportedSize { .. } => "unsupported_key_size",
             Self::Generation => "key_generation_failed",
+            Self::TextTooLarge { .. } => "key_text_too_large",
+            Self::MalformedText(_) => "malformed_key_text",
         }
     }
 }
@@ -122,9 +136,6 @@ pub enum WireError {
     /// The version or algorithm field names something unsupported.
     #[error(transparent)]
     Decode(#[from] DecodeError),
-    /// The `public_key` field is not an acceptable key.
-    #[error(transparent)]
-    Key(#[from] KeyError),
 }
 
 impl WireError {
@@ -135,7 +146,6 @@ impl WireError {
             Self::Json(_) => "malformed_json",
             Self::Base64(_) => "malformed_base64",
             Self::Decode(e) => e.code(),
-            Self::Key(e) => e.code(),
         }
     }
 }
@@ -155,6 +165,11 @@ pub enum VerifyError {
     /// The signature does not match the reading and the key.
     #[error("signature does not verify")]
     InvalidSignature,
+    /// The reading names another key than the verifier's, and the key it
+    /// carries is outside the key policy: spec section 9 checks the carried
+    /// key (step 9) before the key ids (step 12).
+    #[error(transparent)]
+    Key(#[from] KeyError),
 }
 
 impl VerifyError {
@@ -163,6 +178,7 @@ impl VerifyError {
         match self {
             Self::KeyMismatch { .. } => "key_mismatch",
             Self::InvalidSignature => "invalid_signature",
+            Self::Key(e) => e.code(),
         }
     }
 }
@@ -233,6 +249,8 @@ pub const ERROR_CODES: &[&str] = &[
     "unsupported_exponent",
     "unsupported_key_size",
     "key_generation_failed",
+    "key_text_too_large",
+    "malformed_key_text",
     "reading_too_large",
     "malformed_json",
     "malformed_base64",

@@ -12,7 +12,8 @@
 //! 1. a meter builds a [`Reading`] and signs it with its [`MeterKey`], getting
 //!    a [`SignedReading`] (serialised with [`SignedReading::to_json`]);
 //! 2. whoever receives it parses it with [`SignedReading::from_json`]: the
-//!    result is still unverified;
+//!    result is still unverified, and the public key it carries is kept as
+//!    bytes (its key id names the meter; it is parsed only if needed);
 //! 3. [`PublicKey::verify`] with the key the receiver trusts for that meter
 //!    is the only way to obtain a [`VerifiedReading`].
 //!
@@ -40,8 +41,11 @@
 
 #![forbid(unsafe_code)]
 
+#[doc(hidden)]
+pub mod backend;
 mod encoding;
 mod error;
+mod key_text;
 mod keys;
 mod sign;
 mod verify;
@@ -50,8 +54,8 @@ mod wire;
 pub use encoding::{Algorithm, DOMAIN_TAG, FORMAT_VERSION, MESSAGE_LEN, Message, Reading};
 pub use error::{DecodeError, ERROR_CODES, Error, KeyError, SignError, VerifyError, WireError};
 pub use keys::{
-    KeyId, KeyIdParseError, MAX_KEY_BITS, MAX_PUBLIC_KEY_DER_LEN, MIN_KEY_BITS, MeterKey,
-    PUBLIC_EXPONENT, PublicKey,
+    KeyId, KeyIdParseError, MAX_KEY_BITS, MAX_KEY_TEXT_LEN, MAX_PUBLIC_KEY_DER_LEN, MIN_KEY_BITS,
+    MeterKey, PUBLIC_EXPONENT, PublicKey,
 };
 pub use verify::VerifiedReading;
 pub use wire::{MAX_JSON_LEN, SignedReading};

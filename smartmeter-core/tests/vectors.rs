@@ -130,6 +130,7 @@ fn every_kind_of_invalid_input_is_covered() {
         "unsupported_version",
         "unsupported_algorithm",
         "malformed_key",
+        "malformed_key_text",
         "unsupported_key_type",
         "key_too_small",
         "key_too_large",
@@ -144,5 +145,62 @@ fn every_kind_of_invalid_input_is_covered() {
             cases.iter().any(|c| c["expected_error"] == code),
             "no invalid vector expects {code}"
         );
+    }
+}
+
+#[test]
+fn key_text_vectors_are_accepted_or_refused_with_their_code() {
+    let cases = load("key_text.json");
+    assert!(cases.len() >= 20);
+    let (mut accepted, mut refused) = (0, 0);
+    for case in &cases {
+        let name = str_field(case, "name");
+        let result = PublicKey::from_text(str_field(case, "input"));
+        match case["expected_error"].as_str() {
+            None => {
+                let key = result.unwrap_or_else(|e| panic!("{name}: refused with {e}"));
+                assert_eq!(
+                    key.key_id().to_string(),
+                    str_field(case, "key_id"),
+                    "{name}"
+                );
+                accepted += 1;
+            }
+            Some(expected) => {
+                assert!(ERROR_CODES.contains(&expected), "{name}: {expected}");
+                assert_eq!(result.err().map(|e| e.code()), Some(expected), "{name}");
+                refused += 1;
+            }
+        }
+    }
+    assert!(
+        accepted >= 8 && refused >= 15,
+        "{accepted} accepted, {refused} refused"
+    );
+    for code in ["malformed_key_text", "key_text_too_large"] {
+        assert!(
+            cases.iter().any(|c| c["expected_error"] == code),
+            "no key text vector expects {code}"
+        );
+    }
+}
+
+/// `from_pem` is the PEM half of `from_text`: same verdict on PEM input,
+/// and `malformed_key_text` for anything else.
+#[test]
+fn from_pem_agrees_with_from_text_on_pem_and_refuses_the_rest() {
+    for case in &load("key_text.json") {
+        let input = str_field(case, "input");
+        let pem = PublicKey::from_pem(input).map_err(|e| e.code());
+        if input.starts_with("-----") {
+            assert_eq!(
+                pem,
+                PublicKey::from_text(input).map_err(|e| e.code()),
+                "{}",
+                case["name"]
+            );
+        } else if input.len() <= smartmeter_core::MAX_KEY_TEXT_LEN {
+            assert_eq!(pem.err(), Some("malformed_key_text"), "{}", case["name"]);
+        }
     }
 }
