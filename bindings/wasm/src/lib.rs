@@ -32,8 +32,8 @@
 
 use js_sys::{Array, BigInt, JsString, Number, Object, Reflect, Uint8Array};
 use smartmeter_core::{
-    DecodeError, ERROR_CODES, KeyError, MAX_JSON_LEN, MAX_PUBLIC_KEY_DER_LEN, MESSAGE_LEN, Message,
-    PublicKey, Reading, SignedReading, WireError,
+    DecodeError, ERROR_CODES, KeyError, MAX_JSON_LEN, MAX_KEY_TEXT_LEN, MAX_PUBLIC_KEY_DER_LEN,
+    MESSAGE_LEN, Message, PublicKey, Reading, SignedReading, WireError,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -253,30 +253,27 @@ fn bigint_text(value: &JsValue) -> Result<String, JsValue> {
         .ok_or_else(|| invalid_argument("a bigint cannot be converted to text"))
 }
 
-/// Longest key text copied into wasm memory; the core's own limit is lower,
-/// so it decides every length it can see.
-const MAX_KEY_TEXT_UNITS: u32 = 16 * 1024;
-
-/// Parses a public key: PEM (`-----BEGIN PUBLIC KEY-----`), base64 of the
-/// SubjectPublicKeyInfo DER (as JSON carries it), or the DER bytes. Input
-/// far beyond any acceptable key is refused before it is copied.
+/// Parses a public key: key text in the forms the core accepts
+/// (`PublicKey::from_text`: PEM, or base64 of the SubjectPublicKeyInfo DER
+/// on one line or wrapped), or the DER bytes. Input longer than the core's
+/// limits is refused before it is copied, with the core's own error (a
+/// JavaScript string's UTF-16 length is a lower bound of its UTF-8 length).
 fn parse_key(value: &JsValue) -> Result<PublicKey, JsValue> {
-    let too_long = || core_error(KeyError::Malformed("longer than any accepted public key"));
     if let Some(text) = value.dyn_ref::<JsString>() {
-        if text.length() > MAX_KEY_TEXT_UNITS {
-            return Err(too_long());
+        let len = usize::try_from(text.length()).unwrap_or(usize::MAX);
+        if len > MAX_KEY_TEXT_LEN {
+            return Err(core_error(KeyError::TextTooLarge {
+                len,
+                max: MAX_KEY_TEXT_LEN,
+            }));
         }
-        let text = String::from(text);
-        let key = if text.trim_start().starts_with("-----BEGIN") {
-            PublicKey::from_pem(&text)
-        } else {
-            PublicKey::from_base64(text.trim())
-        };
-        return key.map_err(core_error);
+        return PublicKey::from_text(&String::from(text)).map_err(core_error);
     }
     if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
         if usize::try_from(bytes.length()).unwrap_or(usize::MAX) > MAX_PUBLIC_KEY_DER_LEN {
-            return Err(too_long());
+            return Err(core_error(KeyError::Malformed(
+                "longer than any accepted public key",
+            )));
         }
         return PublicKey::from_der(&bytes.to_vec()).map_err(core_error);
     }
@@ -309,15 +306,12 @@ pub fn verify_reading(
     let signed = parse_reading(&reading)?;
     let key = match registered_public_key {
         Some(key) => parse_key(&key)?,
-        None => signed.public_key().clone(),
+        None => signed.carried_key().map_err(core_error)?,
     };
     let verified = key.verify(&signed).map_err(core_error)?;
     let out = message_object(&verified.signed().message());
-    set(
-        &out,
-        "publicKey",
-        &JsValue::from_str(&verified.signed().public_key().to_base64()),
-    );
+    // The verifying key is the carried one: their key ids are equal.
+    set(&out, "publicKey", &JsValue::from_str(&key.to_base64()));
     Ok(out.into())
 }
 
