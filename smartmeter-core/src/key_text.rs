@@ -129,3 +129,88 @@ fn joined(lines: &[&str]) -> Result<String, KeyError> {
     }
     Ok(lines.concat())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Base64 of 96 zero bytes: 128 characters, two full lines of 64.
+    fn zeros() -> String {
+        BASE64.encode([0u8; 96])
+    }
+
+    fn code(text: &str) -> Option<&'static str> {
+        decode(text, Forms::Any).err().map(|e| e.code())
+    }
+
+    #[test]
+    fn line_layouts() {
+        let b64 = zeros();
+        let (first, second) = b64.split_at(64);
+        assert_eq!(
+            decode(&format!("{first}\n{second}\n"), Forms::Any).unwrap(),
+            [0; 96]
+        );
+        assert_eq!(
+            decode(&format!("{first}\r\n{second}"), Forms::Any).unwrap(),
+            [0; 96]
+        );
+        // A short line before a full one, a lone CR, a bare CR line ending,
+        // an empty text or one made of a line ending.
+        let (short, rest) = b64.split_at(60);
+        assert_eq!(
+            code(&format!("{short}\n{rest}\n")),
+            Some("malformed_key_text")
+        );
+        assert_eq!(code(&format!("{b64}\r")), Some("malformed_key_text"));
+        assert_eq!(
+            code(&format!("{first}\r{second}")),
+            Some("malformed_key_text")
+        );
+        assert_eq!(
+            code(&format!("{first}\r\n{second}\n")),
+            Some("malformed_key_text")
+        );
+        for empty in ["", "\n", "\r\n"] {
+            assert_eq!(code(empty), Some("malformed_key_text"), "{empty:?}");
+        }
+    }
+
+    #[test]
+    fn pem_needs_its_exact_boundaries() {
+        let b64 = zeros();
+        let body = format!("{}\n{}\n", &b64[..64], &b64[64..]);
+        let pem = format!("{PEM_BEGIN}\n{body}{PEM_END}\n");
+        assert_eq!(decode(&pem, Forms::Pem).unwrap(), [0; 96]);
+        for bad in [
+            format!("{PEM_BEGIN}\n{PEM_END}\n"),
+            format!("{PEM_BEGIN}\n{body}"),
+            format!("{PEM_BEGIN}\n{body}{PEM_END}\nmore\n"),
+            format!("{PEM_BEGIN} \n{body}{PEM_END}\n"),
+            format!("-----BEGIN RSA PUBLIC KEY-----\n{body}-----END RSA PUBLIC KEY-----\n"),
+        ] {
+            assert_eq!(code(&bad), Some("malformed_key_text"), "{bad:?}");
+        }
+        assert_eq!(
+            decode(&b64, Forms::Pem).err().map(|e| e.code()),
+            Some("malformed_key_text")
+        );
+    }
+
+    #[test]
+    fn the_bound_comes_first() {
+        let text = "-".repeat(MAX_KEY_TEXT_LEN + 1);
+        assert_eq!(
+            decode(&text, Forms::Any),
+            Err(KeyError::TextTooLarge {
+                len: MAX_KEY_TEXT_LEN + 1,
+                max: MAX_KEY_TEXT_LEN
+            })
+        );
+        assert_eq!(
+            code(&"-".repeat(MAX_KEY_TEXT_LEN)),
+            Some("malformed_key_text")
+        );
+    }
+}
