@@ -7,6 +7,10 @@
 //! measured one by one on the same inputs: `verify_pure/*` (the portable
 //! verifier that wasm32 uses), `verify_rsa_crate/*` (the `rsa` crate's
 //! verify, the core's verifier before ring) and `sign_rsa_crate/*`.
+//!
+//! Every figure is CPU time of the benchmark thread, not wall time: the
+//! machine is shared, and `openssl speed`, the reference, also divides by
+//! CPU (user) time. So the ratios are per core, whatever else runs.
 
 #![allow(
     clippy::unwrap_used,
@@ -17,8 +21,66 @@
 
 use std::hint::black_box;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use smartmeter_core::{Message, MeterKey, PublicKey, Reading, SignedReading, backend};
+
+/// CPU time consumed by the calling thread, in nanoseconds (the kernel's
+/// per-thread accounting, as `/proc/thread-self/schedstat` reports it, read
+/// exactly through `clock_gettime(CLOCK_THREAD_CPUTIME_ID)`).
+struct ThreadCpuTime;
+
+fn thread_cpu_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+    fn end(&self, started: u64) -> u64 {
+        thread_cpu_ns().saturating_sub(started)
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, value: &u64) -> f64 {
+        *value as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuFormatter
+    }
+}
+
+/// Shows CPU nanoseconds as criterion shows durations.
+struct CpuFormatter;
+
+impl ValueFormatter for CpuFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (divisor, unit) = match typical {
+            t if t < 1e3 => (1.0, "ns cpu"),
+            t if t < 1e6 => (1e3, "µs cpu"),
+            t if t < 1e9 => (1e6, "ms cpu"),
+            _ => (1e9, "s cpu"),
+        };
+        values.iter_mut().for_each(|v| *v /= divisor);
+        unit
+    }
+    fn scale_throughputs(&self, _: f64, _: &Throughput, values: &mut [f64]) -> &'static str {
+        values.iter_mut().for_each(|v| *v = 1e9 / *v);
+        "ops/s cpu"
+    }
+    fn scale_for_machines(&self, _: &mut [f64]) -> &'static str {
+        "ns cpu"
+    }
+}
 
 fn vector_key(index: usize) -> MeterKey {
     let path = format!("{}/../docs/vectors/valid.json", env!("CARGO_MANIFEST_DIR"));
@@ -27,7 +89,7 @@ fn vector_key(index: usize) -> MeterKey {
     MeterKey::from_pkcs8_pem(doc["cases"][index]["private_key_pem"].as_str().unwrap()).unwrap()
 }
 
-fn benches(c: &mut Criterion) {
+fn benches(c: &mut Criterion<ThreadCpuTime>) {
     let reading = Reading {
         sequence: 42,
         timestamp_ms: 1_764_000_000_000,
@@ -84,5 +146,9 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(core, benches);
+criterion_group! {
+    name = core;
+    config = Criterion::default().with_measurement(ThreadCpuTime);
+    targets = benches
+}
 criterion_main!(core);
