@@ -42,7 +42,7 @@ pub const MAX_JSON_LEN: usize = 4096;
 /// let err = SignedReading::from_json(b"{\"version\":1}").unwrap_err();
 /// assert_eq!(err.code(), "malformed_json");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SignedReading {
     algorithm: Algorithm,
     /// The DER of the carried public key, unparsed; shared with the
@@ -52,6 +52,19 @@ pub struct SignedReading {
     key_id: KeyId,
     reading: Reading,
     signature: Vec<u8>,
+}
+
+/// Names the carried key by its id, as `PublicKey`'s `Debug` does, rather
+/// than printing its DER byte by byte.
+impl core::fmt::Debug for SignedReading {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SignedReading")
+            .field("algorithm", &self.algorithm)
+            .field("key_id", &self.key_id)
+            .field("reading", &self.reading)
+            .field("signature_len", &self.signature.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Field names and order of the wire form.
