@@ -99,6 +99,18 @@ pub enum KeyError {
     /// The RNG or the prime search failed while generating a key.
     #[error("key generation failed")]
     Generation,
+    /// Key text is longer than any accepted key's text; refused unread.
+    #[error("key text of {len} bytes is too long: at most {max} bytes are accepted")]
+    TextTooLarge {
+        /// Length of the rejected text, in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Key text is neither a `PUBLIC KEY` PEM document nor canonical base64
+    /// of the DER, in the layout that OpenSSL writes (spec section 7.1).
+    #[error("malformed key text: {0}")]
+    MalformedText(&'static str),
 }
 
 impl KeyError {
@@ -112,6 +124,8 @@ impl KeyError {
             Self::UnsupportedExponent => ErrorCode::UnsupportedExponent,
             Self::UnsupportedSize { .. } => ErrorCode::UnsupportedKeySize,
             Self::Generation => ErrorCode::KeyGenerationFailed,
+            Self::TextTooLarge { .. } => ErrorCode::KeyTextTooLarge,
+            Self::MalformedText(_) => ErrorCode::MalformedKeyText,
         }
     }
 
@@ -142,9 +156,6 @@ pub enum WireError {
     /// The version or algorithm field names something unsupported.
     #[error(transparent)]
     Decode(#[from] DecodeError),
-    /// The `public_key` field is not an acceptable key.
-    #[error(transparent)]
-    Key(#[from] KeyError),
 }
 
 impl WireError {
@@ -155,7 +166,6 @@ impl WireError {
             Self::Json(_) => ErrorCode::MalformedJson,
             Self::Base64(_) => ErrorCode::MalformedBase64,
             Self::Decode(e) => e.error_code(),
-            Self::Key(e) => e.error_code(),
         }
     }
 
@@ -180,6 +190,11 @@ pub enum VerifyError {
     /// The signature does not match the reading and the key.
     #[error("signature does not verify")]
     InvalidSignature,
+    /// The reading names another key than the verifier's, and the key it
+    /// carries is outside the key policy: spec section 9 checks the carried
+    /// key (step 9) before the key ids (step 12).
+    #[error(transparent)]
+    Key(#[from] KeyError),
 }
 
 impl VerifyError {
@@ -188,6 +203,7 @@ impl VerifyError {
         match self {
             Self::KeyMismatch { .. } => ErrorCode::KeyMismatch,
             Self::InvalidSignature => ErrorCode::InvalidSignature,
+            Self::Key(e) => e.error_code(),
         }
     }
 

@@ -12,7 +12,8 @@
 //! 1. a meter builds a [`Reading`] and signs it with its [`MeterKey`], getting
 //!    a [`SignedReading`] (serialised with [`SignedReading::to_json`]);
 //! 2. whoever receives it parses it with [`SignedReading::from_json`]: the
-//!    result is still unverified;
+//!    result is still unverified, and the public key it carries is kept as
+//!    bytes (its key id names the meter; it is parsed only if needed);
 //! 3. [`PublicKey::verify`] with the key the receiver trusts for that meter
 //!    is the only way to obtain a [`VerifiedReading`];
 //! 4. a receiver that records readings decides with [`Policy`] (module
@@ -49,8 +50,11 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+#[doc(hidden)]
+pub mod backend;
 mod encoding;
 mod error;
+mod key_text;
 mod keys;
 pub mod policy;
 mod sign;
@@ -64,8 +68,8 @@ pub use error::{
     VerifyError, WireError,
 };
 pub use keys::{
-    KeyId, KeyIdParseError, MAX_KEY_BITS, MAX_PUBLIC_KEY_DER_LEN, MIN_KEY_BITS, MeterKey,
-    PUBLIC_EXPONENT, PublicKey,
+    KeyId, KeyIdParseError, MAX_KEY_BITS, MAX_KEY_TEXT_LEN, MAX_PUBLIC_KEY_DER_LEN, MIN_KEY_BITS,
+    MeterKey, PUBLIC_EXPONENT, PublicKey,
 };
 pub use policy::{Policy, PolicyError, Verdict};
 pub use verify::VerifiedReading;

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import smartmeter
-from conftest import INVALID, VALID, spec_table
+from conftest import INVALID, KEY_TEXT, VALID, spec_table
 
 FIELDS = ("sequence", "timestamp_ms", "wh_imported", "wh_exported")
 
@@ -112,8 +112,34 @@ def test_invalid_vector_raises_its_code(case: dict[str, Any]) -> None:
     assert str(raised.value), "every error has a message"
 
 
+@pytest.mark.parametrize("case", KEY_TEXT, ids=[c["name"] for c in KEY_TEXT])
+def test_key_text_vector_is_accepted_or_refused(case: dict[str, Any]) -> None:
+    for text in (case["input"], case["input"].encode()):
+        if "key_id" in case:
+            assert smartmeter.PublicKey.from_text(text).key_id == case["key_id"]
+        else:
+            code = case["expected_error"]
+            with pytest.raises(EXCEPTION_OF_FAMILY[FAMILY_OF_CODE[code]]) as raised:
+                smartmeter.PublicKey.from_text(text)
+            assert raised.value.code == code
+
+
+def test_a_carried_key_outside_the_policy_is_reported_when_needed() -> None:
+    # Parsing keeps the carried key's bytes; its policy error comes from
+    # `.public_key` and from `verify` against another meter's key.
+    case = next(c for c in INVALID if c["name"] == "json-public-key-rsa1024")
+    received = smartmeter.SignedReading.from_json(case["input"])
+    with pytest.raises(smartmeter.InvalidKey) as raised:
+        received.public_key
+    assert raised.value.code == "key_too_small"
+    registered = smartmeter.PublicKey.from_pem(case["registered_public_key_pem"])
+    with pytest.raises(smartmeter.InvalidKey) as raised:
+        registered.verify(received)
+    assert raised.value.code == "key_too_small"
+
+
 def test_every_vector_code_is_a_core_code() -> None:
-    codes = {c["expected_error"] for c in INVALID}
+    codes = {c["expected_error"] for c in INVALID} | {c["expected_error"] for c in KEY_TEXT if "expected_error" in c}
     assert codes <= set(smartmeter.ERROR_CODES)
     families = {family for _, family, _ in smartmeter.ERROR_CATALOGUE}
     assert set(EXCEPTION_OF_FAMILY) | NOT_RAISED == families

@@ -144,7 +144,7 @@ catalogue! {
     UnsupportedAlgorithm = "unsupported_algorithm", Decode,
         "Algorithm id is not 1.";
     MalformedKey = "malformed_key", Key,
-        "Not a well-formed key in a supported format (bad DER, PEM, label, base64 of a key given on its own, non-canonical DER, oversize input).";
+        "The key's DER is not the canonical DER of an RSA public key, is longer than 1024 bytes, or its modulus is even.";
     UnsupportedKeyType = "unsupported_key_type", Key,
         "Key is not an `rsaEncryption` key.";
     KeyTooSmall = "key_too_small", Key,
@@ -153,6 +153,10 @@ catalogue! {
         "Modulus longer than 4096 bits.";
     UnsupportedExponent = "unsupported_exponent", Key,
         "Public exponent is not 65537.";
+    KeyTextTooLarge = "key_text_too_large", Key,
+        "Key text is longer than 8192 bytes.";
+    MalformedKeyText = "malformed_key_text", Key,
+        "Key text is not one of the accepted forms (PEM `PUBLIC KEY` or canonical base64 of the DER, in the layouts OpenSSL writes).";
     UnsupportedKeySize = "unsupported_key_size", Keygen,
         "A key of a size outside 2048..=4096 bits was requested.";
     KeyGenerationFailed = "key_generation_failed", Keygen,

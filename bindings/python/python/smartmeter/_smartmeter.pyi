@@ -109,8 +109,18 @@ class PublicKey:
     """
 
     @staticmethod
+    def from_text(data: str | bytes | bytearray) -> PublicKey:
+        """Parse key text as OpenSSL and pyca/cryptography write it.
+
+        A ``-----BEGIN PUBLIC KEY-----`` PEM document, or base64 of the DER on
+        one line or wrapped at 64 columns; LF or CRLF line endings, the last
+        one optional; at most 8192 bytes. Raises InvalidKey
+        (``malformed_key_text``, ``key_text_too_large`` or a key policy code).
+        """
+
+    @staticmethod
     def from_pem(data: str | bytes | bytearray) -> PublicKey:
-        """Parse a ``-----BEGIN PUBLIC KEY-----`` PEM document. Raises InvalidKey."""
+        """Parse a ``-----BEGIN PUBLIC KEY-----`` PEM document (the PEM form of ``from_text``). Raises InvalidKey."""
 
     @staticmethod
     def from_der(data: bytes) -> PublicKey:
@@ -140,7 +150,9 @@ class PublicKey:
     def verify(self, signed: SignedReading) -> VerifiedReading:
         """Verify a signed reading against this key and return the verified reading.
 
-        Raises KeyMismatch or InvalidSignature. Releases the GIL.
+        Raises InvalidKey when the reading names another key and carries a key
+        outside the key policy, KeyMismatch when it names another key,
+        InvalidSignature when the signature does not verify. Releases the GIL.
         """
 
     def __eq__(self, other: object, /) -> bool: ...
@@ -190,7 +202,7 @@ class SignedReading:
 
     @staticmethod
     def from_json(data: str | bytes | bytearray) -> SignedReading:
-        """Parse the JSON wire form strictly. Raises MalformedReading or InvalidKey."""
+        """Parse the JSON wire form strictly (the carried key is parsed only when needed). Raises MalformedReading."""
 
     def to_json(self) -> str:
         """The JSON wire form: compact, fields in specification order."""
@@ -220,7 +232,10 @@ class SignedReading:
 
     @property
     def public_key(self) -> PublicKey:
-        """The public key the reading carries (not necessarily a registered one)."""
+        """The public key the reading carries (not necessarily a registered one).
+
+        Parsed on access; raises InvalidKey when it is outside the key policy.
+        """
 
     @property
     def key_id(self) -> str:
