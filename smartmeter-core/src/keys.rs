@@ -1,23 +1,33 @@
 //! Meter keys: the public key a server registers, the private key a meter
 //! holds, and the key id that names a key in every message.
+//!
+//! Two kinds of key exist, one per algorithm: RSA (algorithm 1, policy in
+//! [`rsa`]) and P-256 (algorithm 2, policy in [`ec`]). The types here hold
+//! either; the kind decides the algorithm.
+
+mod ec;
+mod rsa;
+mod spec;
 
 use core::fmt;
 use core::str::FromStr;
 use std::sync::Arc;
 
+use ::rsa::pkcs8::der::Decode;
+use ::rsa::pkcs8::der::zeroize::Zeroizing;
+use ::rsa::pkcs8::{
+    DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding, PrivateKeyInfoRef,
+    SubjectPublicKeyInfoRef,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use rsa::pkcs1::RsaPublicKeyRef;
-use rsa::pkcs8::SubjectPublicKeyInfoRef;
-use rsa::pkcs8::der::asn1::{AnyRef, BitStringRef, UintRef};
-use rsa::pkcs8::der::zeroize::Zeroizing;
-use rsa::pkcs8::der::{Decode, Encode};
-use rsa::pkcs8::spki::AlgorithmIdentifierRef;
-use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 use sha2::{Digest, Sha256};
 
-use crate::backend::{self, Signer, TargetVerifyingKey};
-use crate::error::KeyError;
+pub use self::ec::{P256_SPKI_LEN, P256_SPKI_PREFIX};
+pub use self::spec::KeySpec;
+use crate::backend::{self, RsaSigner};
+use crate::encoding::Algorithm;
+use crate::error::{KeyError, VerifyError};
 use crate::key_text::{self, Forms};
 
 /// Smallest accepted RSA modulus, in bits.
@@ -27,7 +37,8 @@ pub const MAX_KEY_BITS: usize = 4096;
 /// The only accepted RSA public exponent.
 pub const PUBLIC_EXPONENT: u32 = 65537;
 /// No accepted public key has a longer SubjectPublicKeyInfo DER (a 4096-bit
-/// key takes 550 bytes); longer input is rejected before any parsing.
+/// RSA key takes 550 bytes, a P-256 key 91); longer input is rejected
+/// before any parsing.
 pub const MAX_PUBLIC_KEY_DER_LEN: usize = 1024;
 pub use crate::key_text::MAX_KEY_TEXT_LEN;
 
@@ -112,18 +123,32 @@ impl FromStr for KeyId {
     }
 }
 
-/// A meter's RSA public key, checked against the specification's key policy.
+/// A meter's public key, RSA or P-256, checked against the specification's
+/// key policy.
 ///
-/// Only keys of 2048 to 4096 bits with exponent 65537 and an odd modulus, in
-/// canonical DER, can be constructed, so holding a `PublicKey` means holding
-/// an acceptable one. It is prepared for verification once, when it is
-/// parsed (`docs/security.md` describes the backends).
+/// Only keys that the policy accepts can be constructed, so holding a
+/// `PublicKey` means holding an acceptable one: RSA keys of 2048 to 4096
+/// bits with exponent 65537 and an odd modulus (`docs/spec.md` section
+/// 6.2), or P-256 keys with the named curve and an uncompressed point on
+/// the curve (section 6.4.2), each in its one canonical DER. The kind of
+/// key decides the algorithm ([`PublicKey::algorithm`]). It is prepared for
+/// verification once, when it is parsed (`docs/security.md` describes the
+/// backends).
 ///
 /// ```
-/// use smartmeter_core::PublicKey;
+/// use smartmeter_core::{Algorithm, KeySpec, PublicKey};
 ///
 /// let err = PublicKey::from_base64("AAAA").unwrap_err();
 /// assert_eq!(err.code(), "malformed_key");
+///
+/// # let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/vectors/valid.json")).unwrap()).unwrap();
+/// # let case = doc["cases"].as_array().unwrap().iter().find(|c| c["algorithm"] == 2).unwrap();
+/// # let p256_pem = case["public_key_pem"].as_str().unwrap();
+/// let key = PublicKey::from_text(p256_pem)?;
+/// assert_eq!(key.spec(), KeySpec::P256);
+/// assert_eq!(key.algorithm(), Algorithm::EcdsaP256Sha256);
+/// assert_eq!((key.to_der().len(), key.signature_len()), (91, 64));
+/// # Ok::<(), smartmeter_core::KeyError>(())
 /// ```
 #[derive(Clone)]
 pub struct PublicKey {
@@ -131,39 +156,55 @@ pub struct PublicKey {
     /// [`SignedReading`](crate::SignedReading) built from this key.
     der: Arc<[u8]>,
     key_id: KeyId,
-    bits: usize,
-    verifier: TargetVerifyingKey,
+    kind: Kind,
+}
+
+/// What a public key is, prepared for its algorithm's backend.
+#[derive(Clone)]
+enum Kind {
+    Rsa(rsa::RsaKey),
+    P256(ec::P256Key),
 }
 
 impl PublicKey {
     /// Parses a SubjectPublicKeyInfo in DER, applying the key policy's
-    /// checks in the order of `docs/spec.md` section 6.2; the first that
-    /// fails is reported.
+    /// checks in the order of `docs/spec.md` sections 6.2 (RSA) and 6.4.2
+    /// (P-256); the first that fails is reported.
+    ///
+    /// A P-256 key in its canonical 91-byte form is recognised by its fixed
+    /// 26-byte prefix and only its point is checked.
     ///
     /// # Errors
     /// [`KeyError::Malformed`] when the input is not the canonical DER of an
-    /// RSA public key or its modulus is even, [`KeyError::UnsupportedType`]
-    /// for another algorithm, and [`KeyError::TooSmall`],
-    /// [`KeyError::TooLarge`] or [`KeyError::UnsupportedExponent`] for a key
-    /// outside the policy.
+    /// accepted key, its RSA modulus is even or its P-256 point is not on
+    /// the curve; [`KeyError::UnsupportedType`] for another algorithm;
+    /// [`KeyError::TooSmall`], [`KeyError::TooLarge`] or
+    /// [`KeyError::UnsupportedExponent`] for an RSA key outside the policy;
+    /// [`KeyError::UnsupportedCurve`] or [`KeyError::CompressedPoint`] for an
+    /// elliptic-curve key outside it.
     pub fn from_der(der: &[u8]) -> Result<Self, KeyError> {
-        // Checks 1 to 3: the one canonical SubjectPublicKeyInfo of an RSA key.
-        let (modulus, exponent) = rsa_components(der)?;
-        // Checks 4 to 6: size and exponent.
-        check_policy(modulus, exponent)?;
-        // Check 7, "otherwise a valid RSA public key": the modulus is odd.
-        // A product of two odd primes is odd; nothing more about its factors
-        // can be told from n alone, so nothing more is checked.
-        if modulus.last().is_none_or(|low| low & 1 == 0) {
-            return Err(KeyError::Malformed(EVEN_MODULUS));
-        }
-        let verifier =
-            backend::target_verifying_key(modulus).ok_or(KeyError::Malformed(EVEN_MODULUS))?;
+        let kind = match ec::canonical_point(der) {
+            // The fast path: checks 1 to 5 of section 6.4.2 hold by layout.
+            Some(point) => Kind::P256(ec::key(point)?),
+            None => {
+                // Check 1 of sections 6.2 and 6.4.2.
+                if der.len() > MAX_PUBLIC_KEY_DER_LEN {
+                    return Err(KeyError::Malformed("longer than any accepted public key"));
+                }
+                let spki = SubjectPublicKeyInfoRef::from_der(der)
+                    .map_err(|_| KeyError::Malformed("not a SubjectPublicKeyInfo in DER"))?;
+                // Check 2, then the algorithm's own checks.
+                match spki.algorithm.oid {
+                    ::rsa::pkcs1::ALGORITHM_OID => Kind::Rsa(rsa::key(der, &spki)?),
+                    ec::EC_PUBLIC_KEY => return Err(ec::refusal(&spki)),
+                    _ => return Err(KeyError::UnsupportedType),
+                }
+            }
+        };
         Ok(Self {
             der: der.into(),
             key_id: KeyId::of_spki_der(der),
-            bits: big_endian_bits(modulus),
-            verifier,
+            kind,
         })
     }
 
@@ -240,14 +281,31 @@ impl PublicKey {
         self.key_id
     }
 
-    /// The modulus length in bits.
-    pub const fn bits(&self) -> usize {
-        self.bits
+    /// The kind of key: [`KeySpec::Rsa`] with the modulus length, or
+    /// [`KeySpec::P256`].
+    pub const fn spec(&self) -> KeySpec {
+        match &self.kind {
+            Kind::Rsa(key) => KeySpec::Rsa(key.bits),
+            Kind::P256(_) => KeySpec::P256,
+        }
     }
 
-    /// Length in bytes of every signature made with this key.
+    /// The algorithm this key signs and verifies with: 1 for RSA, 2 for
+    /// P-256. A reading that names another algorithm fails verification
+    /// with `algorithm_mismatch`.
+    pub const fn algorithm(&self) -> Algorithm {
+        self.spec().algorithm()
+    }
+
+    /// The key size in bits: the RSA modulus length, or 256 for P-256.
+    pub const fn bits(&self) -> usize {
+        self.spec().bits()
+    }
+
+    /// Length in bytes of every signature made with this key: the modulus
+    /// length in whole bytes for RSA, 64 for P-256.
     pub const fn signature_len(&self) -> usize {
-        self.bits.div_ceil(8)
+        self.spec().signature_len()
     }
 
     /// The DER, shared with a signed reading that carries this key.
@@ -255,21 +313,52 @@ impl PublicKey {
         Arc::clone(&self.der)
     }
 
-    /// Whether `signature` is a valid RSASSA-PKCS1-v1_5 SHA-256 signature of
-    /// `message` under this key, checked by the target's backend.
-    pub(crate) fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
-        self.verifier.verify(message, signature)
+    /// Steps 14 and 15 of `docs/spec.md` section 9 for this key's
+    /// algorithm: the signature's form, then the target's backend.
+    pub(crate) fn check_signature(
+        &self,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), VerifyError> {
+        let verifies = match &self.kind {
+            Kind::Rsa(key) => {
+                // A signature is exactly as long as the modulus (RFC 8017
+                // 8.2.2 step 1). Every backend checks it too.
+                if signature.len() != self.signature_len() {
+                    return Err(VerifyError::InvalidSignature);
+                }
+                key.verifier.verify(message, signature)
+            }
+            Kind::P256(key) => {
+                crate::ecdsa::check_signature(signature)?;
+                key.verifier.verify(message, signature)
+            }
+        };
+        if verifies {
+            Ok(())
+        } else {
+            Err(VerifyError::InvalidSignature)
+        }
     }
 
-    /// The modulus, big-endian without leading zeros, for the backends of the
-    /// differential tests (verification keeps its own prepared form).
+    /// The RSA modulus, big-endian without leading zeros, for the backends
+    /// of the differential tests (verification keeps its own prepared form).
     pub(crate) fn modulus(&self) -> Result<Vec<u8>, KeyError> {
-        rsa_components(&self.der).map(|(modulus, _)| modulus.to_vec())
+        match self.kind {
+            Kind::Rsa(_) => rsa::components(&self.der).map(|(modulus, _)| modulus.to_vec()),
+            Kind::P256(_) => Err(KeyError::UnsupportedType),
+        }
+    }
+
+    /// The uncompressed point of a P-256 key, for the backends of the
+    /// differential tests.
+    pub(crate) fn p256_point(&self) -> Option<[u8; 65]> {
+        match self.kind {
+            Kind::Rsa(_) => None,
+            Kind::P256(_) => ec::canonical_point(&self.der).copied(),
+        }
     }
 }
-
-/// Why an even modulus is refused (spec section 6.2, check 7).
-const EVEN_MODULUS: &str = "the modulus is even, so it is not an RSA modulus";
 
 impl PartialEq for PublicKey {
     fn eq(&self, other: &Self) -> bool {
@@ -283,98 +372,8 @@ impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PublicKey")
             .field("key_id", &self.key_id)
-            .field("bits", &self.bits)
+            .field("spec", &self.spec())
             .finish()
-    }
-}
-
-/// Checks 1 to 3 of spec section 6.2: `der` is the canonical
-/// SubjectPublicKeyInfo of an RSA public key. Returns its modulus and
-/// exponent, big-endian without leading zeros.
-fn rsa_components(der: &[u8]) -> Result<(&[u8], &[u8]), KeyError> {
-    if der.len() > MAX_PUBLIC_KEY_DER_LEN {
-        return Err(KeyError::Malformed("longer than any accepted public key"));
-    }
-    let spki = SubjectPublicKeyInfoRef::from_der(der)
-        .map_err(|_| KeyError::Malformed("not a SubjectPublicKeyInfo in DER"))?;
-    if spki.algorithm.oid != rsa::pkcs1::ALGORITHM_OID {
-        return Err(KeyError::UnsupportedType);
-    }
-    let key_bytes = spki
-        .subject_public_key
-        .as_bytes()
-        .ok_or(KeyError::Malformed("public key bit string has unused bits"))?;
-    let rsa_key = RsaPublicKeyRef::from_der(key_bytes)
-        .map_err(|_| KeyError::Malformed("not an RSAPublicKey structure"))?;
-    let modulus = rsa_key.modulus.as_bytes();
-    let exponent = rsa_key.public_exponent.as_bytes();
-    // The der crate already refuses non-minimal lengths and integers;
-    // re-encoding also pins what DER leaves open (the NULL parameters), so
-    // that one key has exactly one DER and one key id.
-    if canonical_spki(modulus, exponent).as_deref() != Some(der) {
-        return Err(KeyError::Malformed("not in canonical DER form"));
-    }
-    Ok((modulus, exponent))
-}
-
-/// The canonical SubjectPublicKeyInfo DER of an RSA key (spec section 4).
-fn canonical_spki(modulus: &[u8], exponent: &[u8]) -> Option<Vec<u8>> {
-    let rsa_key = RsaPublicKeyRef {
-        modulus: UintRef::new(modulus).ok()?,
-        public_exponent: UintRef::new(exponent).ok()?,
-    }
-    .to_der()
-    .ok()?;
-    SubjectPublicKeyInfoRef {
-        algorithm: AlgorithmIdentifierRef {
-            oid: rsa::pkcs1::ALGORITHM_OID,
-            parameters: Some(AnyRef::NULL),
-        },
-        subject_public_key: BitStringRef::from_bytes(&rsa_key).ok()?,
-    }
-    .to_der()
-    .ok()
-}
-
-/// Checks 4 to 6 of spec section 6.2 on big-endian modulus and exponent bytes.
-fn check_policy(modulus: &[u8], exponent: &[u8]) -> Result<(), KeyError> {
-    let bits = big_endian_bits(modulus);
-    if bits < MIN_KEY_BITS {
-        return Err(KeyError::TooSmall {
-            bits,
-            min: MIN_KEY_BITS,
-        });
-    }
-    if bits > MAX_KEY_BITS {
-        return Err(KeyError::TooLarge {
-            bits,
-            max: MAX_KEY_BITS,
-        });
-    }
-    if exponent.trim_ascii_start_zeros() != PUBLIC_EXPONENT.to_be_bytes().trim_ascii_start_zeros() {
-        return Err(KeyError::UnsupportedExponent);
-    }
-    Ok(())
-}
-
-/// Trims leading zero bytes, the way DER stores unsigned integers.
-trait TrimZeros {
-    fn trim_ascii_start_zeros(&self) -> &[u8];
-}
-
-impl TrimZeros for [u8] {
-    fn trim_ascii_start_zeros(&self) -> &[u8] {
-        let start = self.iter().position(|&b| b != 0).unwrap_or(self.len());
-        self.get(start..).unwrap_or_default()
-    }
-}
-
-/// Number of significant bits of a big-endian unsigned integer.
-fn big_endian_bits(bytes: &[u8]) -> usize {
-    let trimmed = bytes.trim_ascii_start_zeros();
-    match trimmed.first() {
-        Some(first) => (trimmed.len() - 1) * 8 + (8 - first.leading_zeros() as usize),
-        None => 0,
     }
 }
 
@@ -391,31 +390,44 @@ fn pem_encode(label: &str, der: &[u8]) -> String {
     pem
 }
 
-/// A meter's private key: signs readings.
+/// A meter's private key, RSA or P-256: signs readings.
 ///
 /// In production this key lives in the meter's secure hardware; this type
 /// serves simulators, test benches and vendor tooling (see `docs/security.md`).
 ///
 /// ```
 /// # #[cfg(feature = "keygen")] {
-/// use smartmeter_core::{MeterKey, Reading};
+/// use smartmeter_core::{Algorithm, KeySpec, MeterKey, Reading};
 ///
-/// let key = MeterKey::generate(2048).unwrap();
 /// let reading = Reading { sequence: 1, timestamp_ms: 1_764_000_000_000, wh_imported: 5, wh_exported: 0 };
-/// let signed = key.sign(reading).unwrap();
-/// let verified = key.public_key().verify(&signed).unwrap();
-/// assert_eq!(verified.reading(), &reading);
+/// for key in [MeterKey::generate(2048).unwrap(), MeterKey::generate_p256().unwrap()] {
+///     let signed = key.sign(reading).unwrap();
+///     let verified = key.public_key().verify(&signed).unwrap();
+///     assert_eq!(verified.reading(), &reading);
+///     assert_eq!(signed.algorithm(), key.public_key().algorithm());
+/// }
+/// let key = MeterKey::generate_spec("p256".parse().unwrap()).unwrap();
+/// assert_eq!(key.public_key().spec(), KeySpec::P256);
 /// # }
 /// ```
 #[derive(Clone)]
 pub struct MeterKey {
-    key: rsa::PrivateKey,
     public: PublicKey,
-    signer: Signer,
+    private: Private,
+}
+
+/// The private half of a [`MeterKey`], prepared for its signer.
+#[derive(Clone)]
+enum Private {
+    Rsa {
+        key: ::rsa::PrivateKey,
+        signer: RsaSigner,
+    },
+    P256(backend::p256::SigningKey),
 }
 
 impl MeterKey {
-    /// Generates a new key with the operating system's RNG.
+    /// Generates a new RSA key with the operating system's RNG.
     ///
     /// # Errors
     /// [`KeyError::UnsupportedSize`] outside 2048..=4096 bits, or
@@ -425,36 +437,75 @@ impl MeterKey {
         Self::generate_with_rng(&mut getrandom::SysRng, bits)
     }
 
-    /// Generates a new key from the given RNG. With a seeded RNG the same
-    /// seed gives the same key, which the test-vector generator relies on.
+    /// Generates a new P-256 key with the operating system's RNG.
+    ///
+    /// # Errors
+    /// [`KeyError::Generation`] when the RNG fails.
+    #[cfg(feature = "keygen")]
+    pub fn generate_p256() -> Result<Self, KeyError> {
+        Self::generate_spec(KeySpec::P256)
+    }
+
+    /// Generates a new key of the given kind with the operating system's
+    /// RNG: what a simulator uses for `--algorithm rsa2048|p256`.
+    ///
+    /// # Errors
+    /// As [`MeterKey::generate`].
+    #[cfg(feature = "keygen")]
+    pub fn generate_spec(spec: KeySpec) -> Result<Self, KeyError> {
+        Self::generate_spec_with_rng(&mut getrandom::SysRng, spec)
+    }
+
+    /// Generates a new RSA key from the given RNG. With a seeded RNG the
+    /// same seed gives the same key, which the test-vector generator
+    /// relies on.
     ///
     /// # Errors
     /// As [`MeterKey::generate`].
     pub fn generate_with_rng<R>(rng: &mut R, bits: usize) -> Result<Self, KeyError>
     where
-        R: rsa::rand_core::TryCryptoRng + ?Sized,
+        R: ::rsa::rand_core::TryCryptoRng + ?Sized,
     {
-        if !(MIN_KEY_BITS..=MAX_KEY_BITS).contains(&bits) {
-            return Err(KeyError::UnsupportedSize {
-                bits,
-                min: MIN_KEY_BITS,
-                max: MAX_KEY_BITS,
-            });
-        }
-        let key = rsa::PrivateKey::new(rng, bits).map_err(|_| KeyError::Generation)?;
-        Self::from_rsa(key)
+        Self::generate_spec_with_rng(rng, KeySpec::Rsa(bits))
     }
 
-    /// Parses a PKCS#8 `-----BEGIN PRIVATE KEY-----` PEM document.
+    /// Generates a new key of the given kind from the given RNG; the same
+    /// seed gives the same key.
     ///
     /// # Errors
-    /// [`KeyError::Malformed`] for anything but an unencrypted PKCS#8 RSA key,
-    /// or the policy errors of [`PublicKey::from_der`] for its public part.
+    /// As [`MeterKey::generate`].
+    pub fn generate_spec_with_rng<R>(rng: &mut R, spec: KeySpec) -> Result<Self, KeyError>
+    where
+        R: ::rsa::rand_core::TryCryptoRng + ?Sized,
+    {
+        match spec.check()? {
+            KeySpec::Rsa(bits) => {
+                let key = ::rsa::PrivateKey::new(rng, bits).map_err(|_| KeyError::Generation)?;
+                Self::from_rsa(key)
+            }
+            KeySpec::P256 => {
+                use p256::elliptic_curve::Generate as _;
+                let key = p256::ecdsa::SigningKey::try_generate_from_rng(rng)
+                    .map_err(|_| KeyError::Generation)?;
+                Self::from_p256(key)
+            }
+        }
+    }
+
+    /// Parses a PKCS#8 `-----BEGIN PRIVATE KEY-----` PEM document, RSA or
+    /// P-256, as `openssl genpkey` and pyca/cryptography write it.
+    ///
+    /// # Errors
+    /// [`KeyError::Malformed`] for anything but an unencrypted PKCS#8 RSA or
+    /// P-256 key, [`KeyError::UnsupportedType`] for another algorithm,
+    /// [`KeyError::UnsupportedCurve`] for an elliptic-curve key on another
+    /// curve, or the policy errors of [`PublicKey::from_der`] for its
+    /// public part.
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, KeyError> {
         if pem.len() > MAX_KEY_TEXT_LEN {
             return Err(KeyError::Malformed("longer than any accepted private key"));
         }
-        let (label, doc) = rsa::pkcs8::SecretDocument::from_pem(pem)
+        let (label, doc) = ::rsa::pkcs8::SecretDocument::from_pem(pem)
             .map_err(|_| KeyError::Malformed("not a PEM document"))?;
         if label != "PRIVATE KEY" {
             return Err(KeyError::Malformed(
@@ -464,7 +515,10 @@ impl MeterKey {
         Self::from_pkcs8_der(doc.as_bytes())
     }
 
-    /// Parses an unencrypted PKCS#8 PrivateKeyInfo in DER.
+    /// Parses an unencrypted PKCS#8 PrivateKeyInfo in DER, RSA or P-256.
+    /// A P-256 key must name the curve `prime256v1`; its `ECPrivateKey`
+    /// may carry the public key (OpenSSL and pyca/cryptography write it),
+    /// which must then be the private key's.
     ///
     /// # Errors
     /// As [`MeterKey::from_pkcs8_pem`].
@@ -472,17 +526,20 @@ impl MeterKey {
         if der.len() > MAX_KEY_TEXT_LEN {
             return Err(KeyError::Malformed("longer than any accepted private key"));
         }
-        let info = rsa::pkcs8::PrivateKeyInfoRef::from_der(der)
+        let info = PrivateKeyInfoRef::from_der(der)
             .map_err(|_| KeyError::Malformed("not a PKCS#8 PrivateKeyInfo in DER"))?;
-        if info.algorithm.oid != rsa::pkcs1::ALGORITHM_OID {
-            return Err(KeyError::UnsupportedType);
+        match info.algorithm.oid {
+            ::rsa::pkcs1::ALGORITHM_OID => {
+                let key = ::rsa::PrivateKey::from_pkcs8_der(der)
+                    .map_err(|_| KeyError::Malformed("invalid rsa private key"))?;
+                Self::from_rsa(key)
+            }
+            ec::EC_PUBLIC_KEY => Self::from_p256(ec::signing_key(info)?),
+            _ => Err(KeyError::UnsupportedType),
         }
-        let key = rsa::PrivateKey::from_pkcs8_der(der)
-            .map_err(|_| KeyError::Malformed("invalid rsa private key"))?;
-        Self::from_rsa(key)
     }
 
-    fn from_rsa(key: rsa::PrivateKey) -> Result<Self, KeyError> {
+    fn from_rsa(key: ::rsa::PrivateKey) -> Result<Self, KeyError> {
         let der = key
             .to_public_key()
             .to_public_key_der()
@@ -491,23 +548,37 @@ impl MeterKey {
         let pkcs8 = key
             .to_pkcs8_der()
             .map_err(|_| KeyError::Malformed("cannot encode private key"))?;
-        let signer = Signer::new(pkcs8.as_bytes());
+        let signer = RsaSigner::new(pkcs8.as_bytes());
         Ok(Self {
-            key,
             public,
-            signer,
+            private: Private::Rsa { key, signer },
+        })
+    }
+
+    fn from_p256(key: p256::ecdsa::SigningKey) -> Result<Self, KeyError> {
+        let point = key.verifying_key().to_sec1_point(false);
+        let mut der = P256_SPKI_PREFIX.to_vec();
+        der.extend_from_slice(point.as_bytes());
+        let public = PublicKey::from_der(&der)?;
+        Ok(Self {
+            public,
+            private: Private::P256(backend::p256::SigningKey::new(key)),
         })
     }
 
     /// The key as an unencrypted PKCS#8 PEM document, zeroed when dropped.
+    /// A P-256 key is written as OpenSSL writes it: the named curve in the
+    /// algorithm identifier, the public key inside the `ECPrivateKey`.
     ///
     /// # Errors
     /// [`KeyError::Malformed`] if the key cannot be encoded (not expected for
     /// a key this type accepted).
     pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, KeyError> {
-        self.key
-            .to_pkcs8_pem(LineEnding::LF)
-            .map_err(|_| KeyError::Malformed("cannot encode private key"))
+        match &self.private {
+            Private::Rsa { key, .. } => key.to_pkcs8_pem(LineEnding::LF),
+            Private::P256(key) => key.key().to_pkcs8_pem(LineEnding::LF),
+        }
+        .map_err(|_| KeyError::Malformed("cannot encode private key"))
     }
 
     /// The key as unencrypted PKCS#8 DER, zeroed when dropped.
@@ -515,10 +586,11 @@ impl MeterKey {
     /// # Errors
     /// As [`MeterKey::to_pkcs8_pem`].
     pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-        let doc = self
-            .key
-            .to_pkcs8_der()
-            .map_err(|_| KeyError::Malformed("cannot encode private key"))?;
+        let doc = match &self.private {
+            Private::Rsa { key, .. } => key.to_pkcs8_der(),
+            Private::P256(key) => key.key().to_pkcs8_der(),
+        }
+        .map_err(|_| KeyError::Malformed("cannot encode private key"))?;
         Ok(Zeroizing::new(doc.as_bytes().to_vec()))
     }
 
@@ -532,12 +604,22 @@ impl MeterKey {
         self.public.key_id
     }
 
-    pub(crate) const fn rsa(&self) -> &rsa::PrivateKey {
-        &self.key
+    /// The RSA private key and its signer; `None` for a P-256 key.
+    pub(crate) const fn rsa(&self) -> Option<(&::rsa::PrivateKey, &RsaSigner)> {
+        match &self.private {
+            Private::Rsa { key, signer } => Some((key, signer)),
+            Private::P256(_) => None,
+        }
     }
 
-    pub(crate) const fn signer(&self) -> &Signer {
-        &self.signer
+    /// Signs `message` with this key's algorithm and target's signer:
+    /// RSASSA-PKCS1-v1_5 or ECDSA P-256 (RFC 6979, low S), both with
+    /// SHA-256. `None` when the private-key operation fails.
+    pub(crate) fn sign_bytes(&self, message: &[u8]) -> Option<Vec<u8>> {
+        match &self.private {
+            Private::Rsa { key, signer } => signer.sign(key, message),
+            Private::P256(key) => key.sign(message).map(Vec::from),
+        }
     }
 }
 
@@ -546,6 +628,7 @@ impl fmt::Debug for MeterKey {
         // Never print private material.
         f.debug_struct("MeterKey")
             .field("key_id", &self.public.key_id)
+            .field("spec", &self.public.spec())
             .finish_non_exhaustive()
     }
 }
@@ -553,30 +636,6 @@ impl fmt::Debug for MeterKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bit_length_of_big_endian_integers() {
-        assert_eq!(big_endian_bits(&[]), 0);
-        assert_eq!(big_endian_bits(&[0, 0]), 0);
-        assert_eq!(big_endian_bits(&[1]), 1);
-        assert_eq!(big_endian_bits(&[0, 0x80, 0]), 16);
-        assert_eq!(big_endian_bits(&[0x01, 0, 1]), 17);
-    }
-
-    #[test]
-    fn policy_exponent_must_be_65537() {
-        let modulus = [0xffu8; 256];
-        assert_eq!(check_policy(&modulus, &[1, 0, 1]), Ok(()));
-        assert_eq!(
-            check_policy(&modulus, &[3]),
-            Err(KeyError::UnsupportedExponent)
-        );
-        assert_eq!(
-            check_policy(&modulus, &[0, 1, 0, 1]),
-            Ok(()),
-            "leading zeros are insignificant"
-        );
-    }
 
     #[test]
     fn key_id_hex_round_trip_and_rejections() {

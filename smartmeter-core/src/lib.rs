@@ -52,6 +52,7 @@
 pub mod audit;
 #[doc(hidden)]
 pub mod backend;
+pub mod ecdsa;
 mod encoding;
 mod error;
 mod key_text;
@@ -68,8 +69,8 @@ pub use error::{
     VerifyError, WireError,
 };
 pub use keys::{
-    KeyId, KeyIdParseError, MAX_KEY_BITS, MAX_KEY_TEXT_LEN, MAX_PUBLIC_KEY_DER_LEN, MIN_KEY_BITS,
-    MeterKey, PUBLIC_EXPONENT, PublicKey,
+    KeyId, KeyIdParseError, KeySpec, MAX_KEY_BITS, MAX_KEY_TEXT_LEN, MAX_PUBLIC_KEY_DER_LEN,
+    MIN_KEY_BITS, MeterKey, P256_SPKI_LEN, P256_SPKI_PREFIX, PUBLIC_EXPONENT, PublicKey,
 };
 pub use policy::{Policy, PolicyError, Verdict};
 pub use verify::VerifiedReading;

@@ -52,9 +52,11 @@ impl PublicKey {
     /// Verifies a signed reading against this key.
     ///
     /// The reading must name this key (its key id is part of the signed
-    /// bytes) and carry a valid RSASSA-PKCS1-v1_5 SHA-256 signature over its
-    /// canonical message. The checks are steps 9 and 12 to 14 of
-    /// `docs/spec.md` section 9, in that order:
+    /// bytes), name this key's algorithm, and carry a valid signature over
+    /// its canonical message: RSASSA-PKCS1-v1_5 SHA-256 for an RSA key,
+    /// ECDSA P-256 SHA-256 as 64 bytes of r || s with low S for a P-256 key.
+    /// The checks are steps 9 and 12 to 15 of `docs/spec.md` section 9, in
+    /// that order:
     ///
     /// - when the reading's key id is this key's, the carried key *is* this
     ///   key (the id is SHA-256 of the DER) and is not parsed again;
@@ -81,8 +83,11 @@ impl PublicKey {
     /// # Errors
     /// [`VerifyError::Key`] when the reading names another key and the key
     /// it carries is outside the key policy; [`VerifyError::KeyMismatch`]
-    /// when it names another key; [`VerifyError::InvalidSignature`] when the
-    /// signature does not match.
+    /// when it names another key; [`VerifyError::AlgorithmMismatch`] when
+    /// it names another algorithm than the key's;
+    /// [`VerifyError::DerSignature`] for a P-256 signature in DER form,
+    /// [`VerifyError::HighS`] for one with a high S; and
+    /// [`VerifyError::InvalidSignature`] when the signature does not match.
     pub fn verify(&self, signed: &SignedReading) -> Result<VerifiedReading, VerifyError> {
         if signed.key_id() != self.key_id() {
             // Step 9 before step 12: the carried key's own policy error wins.
@@ -92,19 +97,15 @@ impl PublicKey {
                 expected: self.key_id().to_string(),
             });
         }
-        match signed.algorithm() {
-            Algorithm::RsaPkcs1v15Sha256 => {
-                // Step 13: a signature is exactly as long as the modulus
-                // (RFC 8017 8.2.2 step 1). Every backend checks it too.
-                if signed.signature().len() != self.signature_len() {
-                    return Err(VerifyError::InvalidSignature);
-                }
-                // Step 14.
-                if !self.verifies(&signed.canonical_bytes(), signed.signature()) {
-                    return Err(VerifyError::InvalidSignature);
-                }
-            }
+        // Step 13: the reading's algorithm is the key's.
+        if signed.algorithm() != self.algorithm() {
+            return Err(VerifyError::AlgorithmMismatch {
+                reading: signed.algorithm().id(),
+                key: self.algorithm().id(),
+            });
         }
+        // Steps 14 and 15: the signature's form, then the signature itself.
+        self.check_signature(&signed.canonical_bytes(), signed.signature())?;
         Ok(VerifiedReading {
             signed: signed.clone(),
         })

@@ -1,16 +1,23 @@
-//! The native backend (x86_64, aarch64): ring verifies and signs.
+//! The native backend (x86_64, aarch64): ring verifies and signs RSA, and
+//! verifies ECDSA P-256.
 //!
 //! ring's RSA is assembly-accelerated and constant time; it verifies at
 //! about OpenSSL's speed and signs several times faster than the `rsa`
 //! crate, with blinding. It is fed only keys that the core's key policy
 //! accepted: ring checks the modulus length rounded up to whole bytes, so
 //! the policy's count of at least 2048 *significant* bits stays ours.
+//!
+//! ring's P-256 (`ECDSA_P256_SHA256_FIXED`, the 64-byte r || s form) is
+//! assembly too. It does not sign readings: its ECDSA signing draws a
+//! random nonce, and the specification's vectors are byte-exact, so P-256
+//! signing is the `p256` crate's RFC 6979 (`super::p256`).
 
 use std::sync::Arc;
 
 use ring::rand::SystemRandom;
 use ring::signature::{
-    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyComponents,
+    ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair,
+    RsaPublicKeyComponents, UnparsedPublicKey,
 };
 
 use crate::keys::PUBLIC_EXPONENT;
@@ -81,5 +88,29 @@ impl SigningKey {
             )
             .ok()?;
         Some(signature)
+    }
+}
+
+/// A P-256 public key as ring takes it: the uncompressed point.
+#[derive(Clone, Debug)]
+pub struct EcdsaVerifyingKey {
+    point: [u8; 65],
+}
+
+impl EcdsaVerifyingKey {
+    /// Keeps an uncompressed SEC 1 point (`0x04 || x || y`) that the key
+    /// policy accepted (on the curve). ring parses and checks it again on
+    /// every verification; its API offers no prepared form.
+    pub const fn new(point: &[u8; 65]) -> Self {
+        Self { point: *point }
+    }
+
+    /// Whether `signature` (64 bytes, r || s) is a valid ECDSA P-256
+    /// SHA-256 signature of `message` under this key. ring requires
+    /// `1 <= r, s < n` and accepts a high S (the core refuses it earlier).
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &self.point)
+            .verify(message, signature)
+            .is_ok()
     }
 }
