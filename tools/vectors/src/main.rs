@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Every key comes from a ChaCha20 RNG seeded with SHA-256 of a fixed label,
-//! and RSASSA-PKCS1-v1_5 is deterministic, so the output is byte-identical on
+//! and both algorithms sign deterministically (RSASSA-PKCS1-v1_5, and ECDSA
+//! P-256 with RFC 6979 nonces and low S), so the output is byte-identical on
 //! every run and every machine. The test command runs `--check`, so the
 //! committed vectors can never drift from what the code produces.
 
@@ -18,9 +19,10 @@ use rsa::pkcs8::EncodePublicKey;
 use rsa::rand_core::SeedableRng;
 use serde_json::{Value, json};
 use smartmeter_core::{
-    Algorithm, MESSAGE_LEN, Message, MeterKey, PublicKey, Reading, SignedReading,
+    Algorithm, KeySpec, MESSAGE_LEN, Message, MeterKey, PublicKey, Reading, SignedReading,
 };
 
+mod p256;
 mod policy;
 
 type Result<T> = std::result::Result<T, String>;
@@ -96,7 +98,7 @@ fn seeded(label: &str) -> ChaCha20Rng {
 
 /// Every key the vectors use. Valid keys go through the core's policy;
 /// the rejected ones are made with `rsa` directly or by hand.
-struct Keys {
+pub(crate) struct Keys {
     a: MeterKey,
     b: MeterKey,
     c3072: MeterKey,
@@ -120,6 +122,9 @@ struct Keys {
     /// the nearest odd multiple of 3), exponent 65537: accepted, since a
     /// verifier cannot tell it from a product of two primes.
     divisible_by_3: PublicKey,
+    /// P-256 meter keys (algorithm 2).
+    p256_a: MeterKey,
+    p256_b: MeterKey,
 }
 
 impl Keys {
@@ -159,6 +164,16 @@ impl Keys {
             large_der: oversized_spki(4104),
             pss_der,
             divisible_by_3,
+            p256_a: MeterKey::generate_spec_with_rng(
+                &mut seeded("smartmeters vector key p256 a"),
+                KeySpec::P256,
+            )
+            .map_err(|e| format!("p256 a: {e}"))?,
+            p256_b: MeterKey::generate_spec_with_rng(
+                &mut seeded("smartmeters vector key p256 b"),
+                KeySpec::P256,
+            )
+            .map_err(|e| format!("p256 b: {e}"))?,
             a,
             b,
         })
@@ -300,7 +315,7 @@ fn private_pem(key: &MeterKey) -> Result<String> {
 }
 
 fn valid_cases(keys: &Keys) -> Result<Value> {
-    let cases: [(&str, &str, &MeterKey, Reading); 7] = [
+    let cases: [(&str, &str, &MeterKey, Reading); 11] = [
         (
             "rsa2048-basic",
             "A typical reading from a 2048-bit meter key.",
@@ -344,11 +359,49 @@ fn valid_cases(keys: &Keys) -> Result<Value> {
             &keys.e2049,
             reading(9, T0 + 45_000, 5_000_002, 2_500_001),
         ),
+        (
+            "p256-basic",
+            "A typical reading from a P-256 meter key (algorithm 2): the same reading as \
+             rsa2048-basic, a 91-byte key and a 64-byte signature.",
+            &keys.p256_a,
+            reading(1, T0, 1200, 30),
+        ),
+        (
+            "p256-all-zero",
+            "Every integer field at its minimum, 0, under the P-256 key.",
+            &keys.p256_a,
+            reading(0, 0, 0, 0),
+        ),
+        (
+            "p256-all-max",
+            "Every integer field at its maximum, 2^64-1, under the P-256 key.",
+            &keys.p256_a,
+            reading(u64::MAX, u64::MAX, u64::MAX, u64::MAX),
+        ),
+        (
+            "p256-second-meter",
+            "Another P-256 meter.",
+            &keys.p256_b,
+            reading(42, T0 + 5_000, 987_654_321, 123_456),
+        ),
     ];
     let mut out = Vec::new();
+    let mut normalised = Vec::new();
     for (name, description, key, r) in cases {
         let signed = sign(key, r)?;
         let public = key.public_key();
+        let mut description = description.to_string();
+        if let Some(raw) =
+            smartmeter_core::backend::sign_p256_unnormalised(key, &signed.canonical_bytes())
+        {
+            let changed = raw.as_slice() != signed.signature();
+            normalised.push(changed);
+            description.push_str(if changed {
+                " RFC 6979 gives a high s for this reading: the signature carries n - s (low S)."
+            } else {
+                " RFC 6979 gives a low s for this reading, kept as it is."
+            });
+        }
         out.push(json!({
             "name": name,
             "description": description,
@@ -357,18 +410,26 @@ fn valid_cases(keys: &Keys) -> Result<Value> {
             "public_key_der_base64": public.to_base64(),
             "key_bits": public.bits(),
             "key_id": public.key_id().to_string(),
-            "algorithm": Algorithm::RsaPkcs1v15Sha256.id(),
+            "algorithm": public.algorithm().id(),
             "reading": reading_json(&r),
             "canonical_hex": hex::encode(signed.canonical_bytes()),
             "signature_hex": hex::encode(signed.signature()),
             "json": signed.to_json(),
         }));
     }
+    // Signers that skip the normalisation to low S must fail some case.
+    if !(normalised.contains(&true) && normalised.contains(&false)) {
+        return Err(format!(
+            "the P-256 valid cases must include a normalised and a kept s, got {normalised:?}"
+        ));
+    }
     Ok(json!({
         "description": "Valid signed readings (docs/spec.md). For each case: the public key's id \
             is SHA-256 of its DER; canonical_hex is the signed message; signing it with \
-            private_key_pem gives signature_hex exactly; json parses and verifies against \
-            public_key_pem. Reading fields are decimal strings so that no JSON parser rounds them.",
+            private_key_pem gives signature_hex exactly (algorithm 1: RSASSA-PKCS1-v1_5; \
+            algorithm 2: ECDSA P-256 with the RFC 6979 nonce, s normalised to low S); json \
+            parses and verifies against public_key_pem. Reading fields are decimal strings so \
+            that no JSON parser rounds them.",
         "cases": out,
     }))
 }
@@ -443,7 +504,7 @@ fn invalid_cases(keys: &Keys) -> Result<Value> {
     let mut padded = good.clone();
     padded.push_str(&" ".repeat(smartmeter_core::MAX_JSON_LEN + 1 - good.len()));
 
-    let cases = vec![
+    let mut cases = vec![
         canonical(
             "canonical-truncated",
             "The message without its last byte.",
@@ -482,9 +543,9 @@ fn invalid_cases(keys: &Keys) -> Result<Value> {
             "unsupported_algorithm",
         ),
         canonical(
-            "canonical-algorithm-2",
-            "Algorithm id 2, reserved for a future algorithm.",
-            &patched(17, 2),
+            "canonical-algorithm-3",
+            "Algorithm id 3, reserved for a future algorithm.",
+            &patched(17, 3),
             "unsupported_algorithm",
         ),
         case(
@@ -726,11 +787,19 @@ fn invalid_cases(keys: &Keys) -> Result<Value> {
             "unsupported_version",
         ),
         json_case(
-            "json-algorithm-2",
-            "Algorithm id 2.",
-            edit(&good, "\"algorithm\":1", "\"algorithm\":2")?,
+            "json-algorithm-3",
+            "Algorithm id 3, reserved for a future algorithm.",
+            edit(&good, "\"algorithm\":1", "\"algorithm\":3")?,
             a,
             "unsupported_algorithm",
+        ),
+        json_case(
+            "json-rsa-key-algorithm-2",
+            "Key a's reading and signature labelled algorithm 2 (ECDSA P-256): an RSA key signs \
+             with algorithm 1 only (section 9 step 13).",
+            edit(&good, "\"algorithm\":1", "\"algorithm\":2")?,
+            a,
+            "algorithm_mismatch",
         ),
         json_case(
             "json-missing-field",
@@ -811,6 +880,7 @@ fn invalid_cases(keys: &Keys) -> Result<Value> {
             "reading_too_large",
         ),
     ];
+    cases.extend(p256::invalid_cases(keys)?);
     Ok(json!({
         "description": "Invalid inputs and the error code each must produce (docs/spec.md, \
             section Errors). kind=canonical: input is hex, decode it as a canonical message. \
@@ -1024,6 +1094,25 @@ fn key_text_cases(keys: &Keys) -> Result<Value> {
             "AAAA".into(),
             "malformed_key",
         ),
+        json!({
+            "name": "pem-p256",
+            "description": "PEM of a P-256 key (p256-basic), as `openssl pkey -pubout` writes it.",
+            "input": keys.p256_a.public_key().to_pem(),
+            "key_id": keys.p256_a.public_key().key_id().to_string(),
+        }),
+        json!({
+            "name": "base64-p256-crlf",
+            "description": "Base64 of the P-256 key's 91-byte DER on one line, with a final CRLF.",
+            "input": format!("{}\r\n", keys.p256_a.public_key().to_base64()),
+            "key_id": keys.p256_a.public_key().key_id().to_string(),
+        }),
+        refused(
+            "pem-p256-compressed",
+            "Well-formed PEM of the P-256 key with its point compressed: the text is fine, the \
+             key policy refuses it.",
+            pem_of(&p256::compressed_spki(keys)?),
+            "compressed_point",
+        ),
     ];
     Ok(json!({
         "description": "Public key text (docs/spec.md section 7.1): parse input with \
@@ -1097,20 +1186,29 @@ fn readme(valid: &Value, invalid: &Value, key_text: &Value) -> Result<String> {
             &mut out,
             format!("\n### `{}`\n\n{}\n\n", field("name"), field("description")),
         );
+        let (key, algorithm) = match message.algorithm {
+            Algorithm::EcdsaP256Sha256 => ("P-256".to_string(), "2 (ECDSA P-256, SHA-256)"),
+            _ => (
+                format!(
+                    "RSA, {} bits",
+                    case.get("key_bits")
+                        .and_then(Value::as_u64)
+                        .unwrap_or_default()
+                ),
+                "1 (RSASSA-PKCS1-v1_5, SHA-256)",
+            ),
+        };
         w(
             &mut out,
             format!(
-                "Key: {} bits, key id `{}`.\n\n| offset | length | field | bytes (hex) | value |\n|---|---|---|---|---|\n",
-                case.get("key_bits")
-                    .and_then(Value::as_u64)
-                    .unwrap_or_default(),
+                "Key: {key}, key id `{}`.\n\n| offset | length | field | bytes (hex) | value |\n|---|---|---|---|---|\n",
                 message.key_id
             ),
         );
         let rows: [(usize, usize, &str, String); 8] = [
             (0, 16, "tag", "`SMARTMETERS:READ`".into()),
             (16, 1, "version", "1".into()),
-            (17, 1, "algorithm", "1 (RSASSA-PKCS1-v1_5, SHA-256)".into()),
+            (17, 1, "algorithm", algorithm.into()),
             (18, 32, "key_id", "SHA-256 of the SPKI DER".into()),
             (50, 8, "sequence", message.reading.sequence.to_string()),
             (
