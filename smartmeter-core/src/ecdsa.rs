@@ -49,7 +49,7 @@ pub const HALF_ORDER: [u8; 32] = [
 ];
 
 /// Checks the encoding rules of an algorithm 2 signature, in the order of
-/// `docs/spec.md` section 9, steps 14 and 15: the length (a DER signature
+/// `docs/spec.md` section 9, step 14: the length (a DER signature
 /// gets its own code), r and s in range, then low S. It does no curve
 /// arithmetic: whether the signature verifies is the backend's question.
 ///

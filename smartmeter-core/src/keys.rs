@@ -612,6 +612,14 @@ impl MeterKey {
         }
     }
 
+    /// The P-256 signer; `None` for an RSA key.
+    pub(crate) const fn p256(&self) -> Option<&backend::p256::SigningKey> {
+        match &self.private {
+            Private::Rsa { .. } => None,
+            Private::P256(key) => Some(key),
+        }
+    }
+
     /// Signs `message` with this key's algorithm and target's signer:
     /// RSASSA-PKCS1-v1_5 or ECDSA P-256 (RFC 6979, low S), both with
     /// SHA-256. `None` when the private-key operation fails.

@@ -202,3 +202,46 @@ fn from_pem_agrees_with_from_text_on_pem_and_refuses_the_rest() {
         }
     }
 }
+
+/// The two refusals the test command must never lose (issue 12): a high-S
+/// re-send of a stored P-256 reading, and a DER signature, each with its
+/// own code. Built here from the valid vectors, and found in invalid.json.
+#[test]
+fn a_high_s_resend_and_a_der_signature_are_refused_with_their_codes() {
+    use smartmeter_core::ecdsa;
+    let p256: Vec<Value> = load("valid.json")
+        .into_iter()
+        .filter(|c| c["algorithm"] == 2)
+        .collect();
+    assert!(p256.len() >= 4);
+    for case in &p256 {
+        let name = str_field(case, "name");
+        let registered = PublicKey::from_pem(str_field(case, "public_key_pem")).unwrap();
+        let stored = SignedReading::from_json(str_field(case, "json").as_bytes()).unwrap();
+        let raw: [u8; 64] = stored.signature().try_into().unwrap();
+        let with = |signature: Vec<u8>| {
+            SignedReading::from_parts(
+                stored.algorithm(),
+                registered.clone(),
+                *stored.reading(),
+                signature,
+            )
+        };
+        let high = registered.verify(&with(ecdsa::negate_s(&raw).to_vec()));
+        assert_eq!(high.unwrap_err().code(), "high_s", "{name}");
+        let der = registered.verify(&with(ecdsa::der_from_raw(&raw)));
+        assert_eq!(der.unwrap_err().code(), "der_signature", "{name}");
+        registered.verify(&with(raw.to_vec())).unwrap();
+    }
+    let invalid = load("invalid.json");
+    for (name, code) in [
+        ("json-p256-high-s", "high_s"),
+        ("json-p256-der-signature", "der_signature"),
+    ] {
+        let case = invalid
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("invalid.json lost {name}"));
+        assert_eq!(error_code(case), Some(code), "{name}");
+    }
+}

@@ -161,6 +161,13 @@ pub fn sign_with_ring(key: &MeterKey, message: &[u8]) -> Option<Vec<u8>> {
     signer.ring()?.sign(message)
 }
 
+/// The ECDSA P-256 signature of `message` with the RFC 6979 nonce *before*
+/// normalisation to low S: for the vectors, which show where normalising
+/// changed the signature. `None` for a key that is not P-256.
+pub fn sign_p256_unnormalised(key: &MeterKey, message: &[u8]) -> Option<[u8; 64]> {
+    key.p256()?.sign_unnormalised(message)
+}
+
 /// The uncompressed point (65 bytes) of a P-256 key; `None` for RSA keys.
 pub fn p256_point(key: &PublicKey) -> Option<[u8; 65]> {
     key.p256_point()

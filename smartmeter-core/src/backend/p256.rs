@@ -55,8 +55,13 @@ impl SigningKey {
     /// as r || s with low S. `None` if signing fails (it retries internally
     /// for the negligible chance of r or s being zero, so not expected).
     pub(crate) fn sign(&self, message: &[u8]) -> Option<[u8; SIGNATURE_LEN]> {
+        Some(normalize_s(&self.sign_unnormalised(message)?))
+    }
+
+    /// The RFC 6979 signature as the `p256` crate computes it, s as it
+    /// comes (high about half the time).
+    pub(crate) fn sign_unnormalised(&self, message: &[u8]) -> Option<[u8; SIGNATURE_LEN]> {
         let signature: Signature = self.0.try_sign(message).ok()?;
-        let raw: [u8; SIGNATURE_LEN] = signature.to_bytes().into();
-        Some(normalize_s(&raw))
+        Some(signature.to_bytes().into())
     }
 }
