@@ -1,27 +1,81 @@
-//! Every RSA verifier gives the same verdict on every input: ring (what
-//! `PublicKey::verify` uses on x86_64 and aarch64), the portable pure-Rust
-//! verifier (what wasm32 uses) and the `rsa` crate; and `PublicKey::verify`
-//! agrees with them.
+//! Every verifier of an algorithm gives the same verdict on every input, and
+//! `PublicKey::verify` agrees with them.
 //!
-//! Keys: every key of `docs/vectors/valid.json` (2048, 3072, 4096 and 2049
-//! bits) with its valid signature, and the accepted key whose modulus is
-//! divisible by 3 from `invalid.json`. Input: byte 0 picks the key, byte 1
-//! the mutation, the rest is the mutation's material.
+//! - RSA (algorithm 1): ring (what `PublicKey::verify` uses on x86_64 and
+//!   aarch64), the portable pure-Rust verifier (what wasm32 uses) and the
+//!   `rsa` crate.
+//! - P-256 (algorithm 2): ring and the `p256` crate (what wasm32 uses). Both
+//!   are plain ECDSA and accept a high S; `PublicKey::verify` accepts exactly
+//!   what they accept with a low S in the 64-byte form, and reports a high S
+//!   as `high_s` and DER as `der_signature`.
+//!
+//! Keys: every key of `docs/vectors/valid.json` (RSA of 2048, 3072, 4096
+//! and 2049 bits; P-256) with its valid signature, and the accepted RSA key
+//! whose modulus is divisible by 3 from `invalid.json`. Input: byte 0 picks
+//! the key, byte 1 the mutation, the rest is the mutation's material.
 #![no_main]
 
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use smartmeter_core::backend::{self, pure, ring, rsa_crate};
-use smartmeter_core::{Algorithm, Message, PublicKey, SignedReading};
+use smartmeter_core::backend::{self, p256, pure, ring, rsa_crate};
+use smartmeter_core::{Message, PublicKey, SignedReading, VerifyError, ecdsa};
+
+/// The verifiers of one key.
+enum Verifiers {
+    Rsa {
+        modulus: Vec<u8>,
+        ring: ring::VerifyingKey,
+        pure: pure::VerifyingKey,
+        rsa_crate: rsa_crate::VerifyingKey,
+    },
+    P256 {
+        ring: ring::EcdsaVerifyingKey,
+        p256: p256::VerifyingKey,
+    },
+}
+
+impl Verifiers {
+    fn of(key: &PublicKey) -> Self {
+        match backend::p256_point(key) {
+            Some(_) => Self::P256 {
+                ring: backend::ring_p256_verifier(key).expect("ring"),
+                p256: backend::p256_verifier(key).expect("p256"),
+            },
+            None => Self::Rsa {
+                modulus: backend::modulus(key).expect("modulus"),
+                ring: backend::ring_verifier(key).expect("ring"),
+                pure: backend::pure_verifier(key).expect("pure"),
+                rsa_crate: backend::rsa_crate_verifier(key).expect("rsa crate"),
+            },
+        }
+    }
+
+    /// Every verifier's verdict; they must all be equal.
+    fn verdicts(&self, message: &[u8], signature: &[u8]) -> Vec<bool> {
+        match self {
+            Self::Rsa {
+                ring,
+                pure,
+                rsa_crate,
+                ..
+            } => vec![
+                ring.verify(message, signature),
+                pure.verify(message, signature),
+                rsa_crate.verify(message, signature),
+            ],
+            Self::P256 { ring, p256 } => vec![
+                ring.verify(message, signature),
+                p256.verify(message, signature),
+            ],
+        }
+    }
+}
 
 struct Case {
     key: PublicKey,
-    modulus: Vec<u8>,
-    ring: ring::VerifyingKey,
-    pure: pure::VerifyingKey,
-    rsa_crate: rsa_crate::VerifyingKey,
+    verifiers: Verifiers,
     message: Vec<u8>,
     signature: Vec<u8>,
     /// Whether `signature` is valid for `message` under `key`.
@@ -36,10 +90,7 @@ fn unhex(text: &str) -> Vec<u8> {
 
 fn case(key: PublicKey, message: Vec<u8>, signature: Vec<u8>, valid: bool) -> Case {
     Case {
-        modulus: backend::modulus(&key).expect("modulus"),
-        ring: backend::ring_verifier(&key).expect("ring"),
-        pure: backend::pure_verifier(&key).expect("pure"),
-        rsa_crate: backend::rsa_crate_verifier(&key).expect("rsa crate"),
+        verifiers: Verifiers::of(&key),
         key,
         message,
         signature,
@@ -93,11 +144,10 @@ fn to_len(bytes: &[u8], len: usize) -> Vec<u8> {
     out
 }
 
-fuzz_target!(|data: &[u8]| {
-    let [pick, kind, material @ ..] = data else {
-        return;
-    };
-    let c = &CASES[usize::from(*pick) % CASES.len()];
+/// The mutations both algorithms share: byte 1 of the input modulo 14.
+/// Returns the message, the signature and the expected verdict (`None`
+/// when it cannot be known without verifying).
+fn mutate(c: &Case, kind: u8, material: &[u8]) -> (Vec<u8>, Vec<u8>, Option<bool>) {
     let k = c.key.signature_len();
     let small = material
         .iter()
@@ -106,6 +156,12 @@ fuzz_target!(|data: &[u8]| {
     let mut message = c.message.clone();
     let mut signature = c.signature.clone();
     let mut expected = Some(c.valid);
+    // The value the out-of-range mutations start from: the RSA modulus, or
+    // P-256's group order as r and as s.
+    let bound = match &c.verifiers {
+        Verifiers::Rsa { modulus, .. } => to_len(modulus, k),
+        Verifiers::P256 { .. } => [ecdsa::ORDER, ecdsa::ORDER].concat(),
+    };
     match kind % 14 {
         0 => {}
         1 => {
@@ -119,7 +175,9 @@ fuzz_target!(|data: &[u8]| {
             expected = Some(false);
         }
         3 => {
-            expected = (material == c.message.as_slice()).then_some(c.valid).or(Some(false));
+            expected = (material == c.message.as_slice())
+                .then_some(c.valid)
+                .or(Some(false));
             message = material.to_vec();
         }
         4 => {
@@ -131,15 +189,33 @@ fuzz_target!(|data: &[u8]| {
             expected = None;
         }
         6 => {
-            signature = vec![0; k];
+            // RSA: s = 0. P-256: r = 0 or s = 0, by the parity of `small`.
+            match &c.verifiers {
+                Verifiers::Rsa { .. } => signature = vec![0; k],
+                Verifiers::P256 { .. } => {
+                    let half = if small % 2 == 0 { 0..32 } else { 32..64 };
+                    signature[half].fill(0);
+                }
+            }
             expected = Some(false);
         }
         7 => {
-            signature = add_small(&to_len(&c.modulus, k), -1 - small);
-            expected = None;
+            // RSA: n - 1 - x. P-256: the signature's twin (r, n - s), valid
+            // exactly when the original is (and high when it was low).
+            match &c.verifiers {
+                Verifiers::Rsa { .. } => {
+                    signature = add_small(&bound, -1 - small);
+                    expected = None;
+                }
+                Verifiers::P256 { .. } => {
+                    let raw: [u8; 64] = signature.as_slice().try_into().expect("64 bytes");
+                    signature = ecdsa::negate_s(&raw).to_vec();
+                }
+            }
         }
         8 => {
-            signature = add_small(&to_len(&c.modulus, k), small);
+            // n + x (RSA), or r and s at n + x (P-256, both >= n).
+            signature = add_small(&bound, small);
             expected = None;
         }
         9 => {
@@ -165,35 +241,77 @@ fuzz_target!(|data: &[u8]| {
             }
             expected = Some(false);
         }
-        _ => {
-            signature = to_len(&small.to_be_bytes(), k);
-            expected = Some(false);
-        }
+        _ => match &c.verifiers {
+            Verifiers::Rsa { .. } => {
+                signature = to_len(&small.to_be_bytes(), k);
+                expected = Some(false);
+            }
+            Verifiers::P256 { .. } => {
+                // The DER form OpenSSL would write: never 64 bytes long.
+                let raw: [u8; 64] = signature.as_slice().try_into().expect("64 bytes");
+                signature = ecdsa::der_from_raw(&raw);
+                expected = Some(false);
+            }
+        },
     }
+    (message, signature, expected)
+}
 
-    let verdicts = [
-        c.ring.verify(&message, &signature),
-        c.pure.verify(&message, &signature),
-        c.rsa_crate.verify(&message, &signature),
-    ];
+fuzz_target!(|data: &[u8]| {
+    let [pick, kind, material @ ..] = data else {
+        return;
+    };
+    let c = &CASES[usize::from(*pick) % CASES.len()];
+    let (message, signature, expected) = mutate(c, *kind, material);
+
+    let verdicts = c.verifiers.verdicts(&message, &signature);
     assert!(
         verdicts.iter().all(|&v| v == verdicts[0]),
-        "backends disagree (ring, pure, rsa crate): {verdicts:?}"
+        "backends disagree: {verdicts:?}"
     );
     if let Some(expected) = expected {
         assert_eq!(verdicts[0], expected);
     }
     // The whole verification path of the target agrees, when the message is
     // the canonical message of a reading signed under this key.
-    if let Ok(decoded) = Message::from_bytes(&message) {
-        if decoded.key_id == c.key.key_id() {
-            let signed = SignedReading::from_parts(
-                Algorithm::RsaPkcs1v15Sha256,
-                c.key.clone(),
-                decoded.reading,
-                signature,
-            );
-            assert_eq!(c.key.verify(&signed).is_ok(), verdicts[0]);
+    let Ok(decoded) = Message::from_bytes(&message) else {
+        return;
+    };
+    if decoded.key_id != c.key.key_id() || decoded.algorithm != c.key.algorithm() {
+        return;
+    }
+    let signed = SignedReading::from_parts(
+        decoded.algorithm,
+        c.key.clone(),
+        decoded.reading,
+        signature.clone(),
+    );
+    let result = c.key.verify(&signed);
+    match &c.verifiers {
+        Verifiers::Rsa { .. } => assert_eq!(result.is_ok(), verdicts[0]),
+        Verifiers::P256 { .. } => {
+            // The core accepts what ECDSA accepts in the one form it allows;
+            // a valid signature refused only for its form has its own code.
+            let form = ecdsa::check_signature(&signature);
+            assert_eq!(result.is_ok(), verdicts[0] && form.is_ok());
+            match (&form, &result) {
+                (Err(VerifyError::HighS), Err(e)) => assert_eq!(e, &VerifyError::HighS),
+                (Err(VerifyError::DerSignature), Err(e)) => {
+                    assert_eq!(e, &VerifyError::DerSignature)
+                }
+                _ => {}
+            }
+            if verdicts[0] && signature.len() == 64 {
+                // Exactly one of a valid signature and its twin is accepted.
+                let raw: [u8; 64] = signature.as_slice().try_into().expect("64 bytes");
+                let twin = SignedReading::from_parts(
+                    decoded.algorithm,
+                    c.key.clone(),
+                    decoded.reading,
+                    ecdsa::negate_s(&raw).to_vec(),
+                );
+                assert_ne!(result.is_ok(), c.key.verify(&twin).is_ok());
+            }
         }
     }
 });

@@ -1,9 +1,10 @@
-//! Key parsing (DER, PEM, base64, key text) never panics; an accepted key is
-//! exactly its canonical encoding and keeps its key id through a round trip.
+//! Key parsing (DER, PEM, base64, key text) never panics, for RSA and P-256
+//! keys alike; an accepted key is exactly its canonical encoding and keeps
+//! its key id through a round trip.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use smartmeter_core::PublicKey;
+use smartmeter_core::{KeySpec, P256_SPKI_LEN, P256_SPKI_PREFIX, PublicKey};
 
 fn round_trips(key: &PublicKey) {
     let again = PublicKey::from_der(key.to_der()).expect("canonical der parses");
@@ -17,6 +18,12 @@ fn round_trips(key: &PublicKey) {
 fuzz_target!(|data: &[u8]| {
     if let Ok(key) = PublicKey::from_der(data) {
         assert_eq!(key.to_der(), data);
+        // An accepted P-256 key is the one 91-byte form with its fixed prefix.
+        if key.spec() == KeySpec::P256 {
+            assert_eq!(data.len(), P256_SPKI_LEN);
+            assert!(data.starts_with(&P256_SPKI_PREFIX));
+        }
+        assert_eq!(key.signature_len(), key.spec().signature_len());
         round_trips(&key);
     }
     if let Ok(text) = std::str::from_utf8(data) {
