@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 import smartmeter
 from conftest import INVALID, KEY_TEXT, VALID, spec_table
@@ -104,8 +106,11 @@ def test_invalid_vector_raises_its_code(case: dict[str, Any]) -> None:
     with pytest.raises(EXCEPTION_OF_FAMILY[FAMILY_OF_CODE[code]]) as raised:
         run_invalid(case)
     assert raised.value.code == code
-    # The two verification codes have a class each.
-    assert isinstance(raised.value, smartmeter.InvalidSignature) == (code == "invalid_signature")
+    # Of the verification codes, key_mismatch has its own class; every other
+    # one (invalid_signature, high_s, der_signature, algorithm_mismatch) is
+    # an InvalidSignature, as pyca/cryptography raises for any refused signature.
+    verify_family = FAMILY_OF_CODE[code] == "verify"
+    assert isinstance(raised.value, smartmeter.InvalidSignature) == (verify_family and code != "key_mismatch")
     assert isinstance(raised.value, smartmeter.KeyMismatch) == (code == "key_mismatch")
     assert isinstance(raised.value, smartmeter.SmartMeterError)
     assert isinstance(raised.value, ValueError)
@@ -160,3 +165,48 @@ def test_vectors_are_read_in_place() -> None:
 
     assert VECTORS.parts[-2:] == ("docs", "vectors")
     assert json.loads((VECTORS / "valid.json").read_text())["cases"] == VALID
+
+
+# The order n of P-256 (docs/spec.md section 6.4.1).
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+P256_VALID = [c for c in VALID if int(c["algorithm"]) == 2]
+
+
+def with_signature(case: dict[str, Any], signature: bytes) -> smartmeter.SignedReading:
+    """The case's wire document with another signature."""
+    doc = json.loads(case["json"])
+    doc["signature"] = base64.b64encode(signature).decode()
+    return smartmeter.SignedReading.from_json(json.dumps(doc, separators=(",", ":")))
+
+
+@pytest.mark.parametrize("case", P256_VALID, ids=[c["name"] for c in P256_VALID])
+def test_a_high_s_resend_and_a_der_signature_are_refused_with_their_codes(case: dict[str, Any]) -> None:
+    # The two refusals the test command must never lose (issue 12), built
+    # here from each P-256 vector with Python integers and pyca's DER encoder.
+    registered = smartmeter.PublicKey.from_pem(case["public_key_pem"])
+    signature = bytes.fromhex(case["signature_hex"])
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    assert 1 <= s <= (P256_ORDER - 1) // 2, "the vector is low S"
+    registered.verify(with_signature(case, signature))
+
+    twin = signature[:32] + (P256_ORDER - s).to_bytes(32, "big")
+    with pytest.raises(smartmeter.InvalidSignature) as raised:
+        registered.verify(with_signature(case, twin))
+    assert raised.value.code == "high_s"
+
+    with pytest.raises(smartmeter.InvalidSignature) as raised:
+        registered.verify(with_signature(case, encode_dss_signature(r, s)))
+    assert raised.value.code == "der_signature"
+
+    names = {c["name"]: c["expected_error"] for c in INVALID}
+    assert names["json-p256-high-s"] == "high_s"
+    assert names["json-p256-der-signature"] == "der_signature"
+
+
+@pytest.mark.parametrize("case", P256_VALID, ids=[c["name"] for c in P256_VALID])
+def test_p256_vectors_are_p256_keys(case: dict[str, Any]) -> None:
+    key = smartmeter.MeterKey.from_pem(case["private_key_pem"])
+    assert (key.spec, key.algorithm) == ("p256", 2)
+    public = key.public_key()
+    assert (public.spec, public.algorithm, public.bits, public.signature_len) == ("p256", 2, 256, 64)
+    assert len(public.to_der()) == 91

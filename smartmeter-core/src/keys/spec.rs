@@ -108,8 +108,9 @@ impl FromStr for KeySpec {
             return Ok(Self::P256);
         }
         let digits = s.strip_prefix("rsa").ok_or(KeyError::UnsupportedSpec)?;
+        // Decimal digits as Display writes them: no sign, no leading zero.
         let canonical = !digits.is_empty()
-            && !digits.starts_with('0')
+            && (digits == "0" || !digits.starts_with('0'))
             && digits.bytes().all(|b| b.is_ascii_digit());
         if !canonical {
             return Err(KeyError::UnsupportedSpec);
@@ -150,7 +151,7 @@ mod tests {
             "rsa99999999999999999999999".parse::<KeySpec>(),
             Err(KeyError::UnsupportedSpec)
         );
-        for (text, bits) in [("rsa1024", 1024), ("rsa4097", 4097)] {
+        for (text, bits) in [("rsa1024", 1024), ("rsa4097", 4097), ("rsa0", 0)] {
             assert_eq!(
                 text.parse::<KeySpec>().map_err(|e| e.code()),
                 Err("unsupported_key_size"),
