@@ -8,6 +8,11 @@
 //! verifier that wasm32 uses), `verify_rsa_crate/*` (the `rsa` crate's
 //! verify, the core's verifier before ring) and `sign_rsa_crate/*`.
 //!
+//! `sign/p256` and `verify/p256` are algorithm 2 as users get it (the
+//! `p256` crate signs with RFC 6979 and low S; ring verifies after the
+//! core's format checks); `verify_p256_crate/p256` is the `p256` crate's
+//! verifier, what wasm32 uses, measured natively.
+//!
 //! Every figure is CPU time of the benchmark thread, not wall time: the
 //! machine is shared, and `openssl speed`, the reference, also divides by
 //! CPU (user) time. So the ratios are per core, whatever else runs.
@@ -146,9 +151,51 @@ fn benches(c: &mut Criterion<ThreadCpuTime>) {
     });
 }
 
+/// Algorithm 2, on the `p256-basic` vector key.
+fn p256_benches(c: &mut Criterion<ThreadCpuTime>) {
+    let path = format!("{}/../docs/vectors/valid.json", env!("CARGO_MANIFEST_DIR"));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let case = doc["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "p256-basic")
+        .unwrap();
+    let key = MeterKey::from_pkcs8_pem(case["private_key_pem"].as_str().unwrap()).unwrap();
+    let reading = Reading {
+        sequence: 42,
+        timestamp_ms: 1_764_000_000_000,
+        wh_imported: 123_456,
+        wh_exported: 7_890,
+    };
+    let signed = key.sign(reading).unwrap();
+    let public = key.public_key().clone();
+    c.bench_function("sign/p256", |b| {
+        b.iter(|| key.sign(black_box(reading)).unwrap())
+    });
+    c.bench_function("verify/p256", |b| {
+        b.iter(|| public.verify(black_box(&signed)).unwrap())
+    });
+    let message = signed.canonical_bytes();
+    let signature = signed.signature();
+    let p256_crate = backend::p256_verifier(&public).unwrap();
+    c.bench_function("verify_p256_crate/p256", |b| {
+        b.iter(|| assert!(p256_crate.verify(black_box(&message), black_box(signature))))
+    });
+    let json = signed.to_json();
+    c.bench_function("parse/wire_json_p256", |b| {
+        b.iter(|| SignedReading::from_json(black_box(json.as_bytes())).unwrap())
+    });
+    let der = public.to_der().to_vec();
+    c.bench_function("parse/public_key_der_p256", |b| {
+        b.iter(|| PublicKey::from_der(black_box(&der)).unwrap())
+    });
+}
+
 criterion_group! {
     name = core;
     config = Criterion::default().with_measurement(ThreadCpuTime);
-    targets = benches
+    targets = benches, p256_benches
 }
 criterion_main!(core);
