@@ -131,9 +131,10 @@ On x86_64 and aarch64 `PublicKey::verify` and `MeterKey::sign` use ring for RSA;
 the key's components per call), which is most of its gap to OpenSSL, whose key object caches it.
 P-256 (algorithm 2) verifies with ring natively and with the `p256` crate on wasm32; it signs with
 the `p256` crate everywhere, because ring's ECDSA signing uses random nonces and the vectors are
-byte-exact (RFC 6979). `openssl speed ecdsap256` signs with random nonces and precomputed tables for
-the fixed base point; the `p256` crate's deterministic nonce costs two HMAC-SHA-256 passes more per
-signature. `verify/p256` includes the core's checks (key id, algorithm, the 64-byte low-S form).
+byte-exact (RFC 6979). OpenSSL and ring compute P-256 with hand-written assembly (`ecp_nistz256`);
+the `p256` crate is portable Rust, constant time when it signs, with a base-point table natively, and
+derives each nonce with a few HMAC-SHA-256 computations (RFC 6979). `PublicKey::verify` on P-256
+includes the core's checks (key id, algorithm, the 64-byte low-S form) around ring's verification.
 The wasm32 figures for P-256 (in Chromium, next to WebCrypto) are the browser benchmark's.""")
 PY
 
