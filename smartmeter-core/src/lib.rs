@@ -22,6 +22,12 @@
 //! 5. anyone holding a meter's verified readings can check the whole history
 //!    with [`audit()`], without trusting whoever stored them.
 //!
+//! Two signature algorithms exist, and the key decides which one a meter
+//! uses ([`Algorithm`]): RSASSA-PKCS1-v1_5 with RSA keys, and ECDSA on P-256
+//! with 64-byte, low-S signatures ([`ecdsa`]), for meters whose secure
+//! element signs only P-256. [`KeySpec`] names the kind of key
+//! (`rsa2048`, `p256`) for tools that generate them.
+//!
 //! Every error has a stable code from one catalogue, [`ErrorCode`]
 //! ([`ERROR_CODES`] lists the strings).
 //!
