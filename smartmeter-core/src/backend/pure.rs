@@ -184,7 +184,8 @@ pub(super) mod monty {
     /// A machine word of the arithmetic: `u64` with `u128` products, or
     /// `u32` with `u64` products.
     pub trait Digit: Copy + Eq + Ord + core::fmt::Debug {
-        /// A column sum of word products: three words.
+        /// A column sum of word products and carries (see each word for its
+        /// form and why it cannot overflow).
         type Acc: Copy;
         /// Zero.
         const ZERO: Self;
@@ -224,108 +225,155 @@ pub(super) mod monty {
         fn write_be(self, out: &mut [u8]);
     }
 
-    macro_rules! digit {
-        ($word:ty, $wide:ty) => {
-            impl Digit for $word {
-                /// (low, middle, high word). A column of an L-word product
-                /// sums at most 2L + 1 products below 2^2w, so the high
-                /// word counts at most 2L + 1 overflows: no overflow.
-                type Acc = [$word; 3];
-                const ZERO: Self = 0;
-                const ONE: Self = 1;
-                const BITS: u32 = <$word>::BITS;
-                const BYTES: usize = core::mem::size_of::<$word>();
-                const ACC_ZERO: Self::Acc = [0; 3];
+    /// The items of [`Digit`] that are the same for both words.
+    macro_rules! word_items {
+        ($word:ty) => {
+            const ZERO: Self = 0;
+            const ONE: Self = 1;
+            const BITS: u32 = <$word>::BITS;
+            const BYTES: usize = core::mem::size_of::<$word>();
 
-                #[inline(always)]
-                fn mac(acc: &mut Self::Acc, a: Self, b: Self) {
-                    let product = <$wide>::from(a) * <$wide>::from(b);
-                    // Truncations on purpose: the low and the high word.
-                    let (low, high) = (product as $word, (product >> <$word>::BITS) as $word);
-                    let (sum, carry) = acc[0].overflowing_add(low);
-                    acc[0] = sum;
-                    let (sum, carry_a) = acc[1].overflowing_add(high);
-                    let (sum, carry_b) = sum.overflowing_add(<$word>::from(carry));
-                    acc[1] = sum;
-                    acc[2] = acc[2].wrapping_add(<$word>::from(carry_a | carry_b));
-                }
+            #[inline(always)]
+            fn sub_borrow(self, b: Self, borrow: bool) -> (Self, bool) {
+                let (d, b1) = self.overflowing_sub(b);
+                let (d, b2) = d.overflowing_sub(<$word>::from(borrow));
+                (d, b1 | b2)
+            }
 
-                #[inline(always)]
-                fn acc_add(acc: &mut Self::Acc, other: &Self::Acc) {
-                    let (sum, carry) = acc[0].overflowing_add(other[0]);
-                    acc[0] = sum;
-                    let (sum, carry_a) = acc[1].overflowing_add(other[1]);
-                    let (sum, carry_b) = sum.overflowing_add(<$word>::from(carry));
-                    acc[1] = sum;
-                    acc[2] = acc[2]
-                        .wrapping_add(other[2])
-                        .wrapping_add(<$word>::from(carry_a | carry_b));
-                }
+            #[inline(always)]
+            fn wrapping_mul(self, b: Self) -> Self {
+                <$word>::wrapping_mul(self, b)
+            }
 
-                #[inline(always)]
-                fn acc_double(acc: &mut Self::Acc) {
-                    let top = <$word>::BITS - 1;
-                    acc[2] = acc[2] << 1 | acc[1] >> top;
-                    acc[1] = acc[1] << 1 | acc[0] >> top;
-                    acc[0] <<= 1;
-                }
+            #[inline(always)]
+            fn double_carry(self, carry: bool) -> (Self, bool) {
+                (
+                    self << 1 | <$word>::from(carry),
+                    self >> (<$word>::BITS - 1) == 1,
+                )
+            }
 
-                #[inline(always)]
-                fn acc_low(acc: &Self::Acc) -> Self {
-                    acc[0]
-                }
+            fn is_odd(self) -> bool {
+                self & 1 == 1
+            }
 
-                #[inline(always)]
-                fn acc_shift(acc: &mut Self::Acc) {
-                    *acc = [acc[1], acc[2], 0];
-                }
+            fn leading_zeros(self) -> u32 {
+                <$word>::leading_zeros(self)
+            }
 
-                #[inline(always)]
-                fn sub_borrow(self, b: Self, borrow: bool) -> (Self, bool) {
-                    let (d, b1) = self.overflowing_sub(b);
-                    let (d, b2) = d.overflowing_sub(<$word>::from(borrow));
-                    (d, b1 | b2)
-                }
+            fn bit(bit: u32) -> Self {
+                1 << bit
+            }
 
-                #[inline(always)]
-                fn wrapping_mul(self, b: Self) -> Self {
-                    <$word>::wrapping_mul(self, b)
-                }
+            fn from_be_chunk(chunk: &[u8]) -> Self {
+                chunk.iter().fold(0, |acc, &b| acc << 8 | <$word>::from(b))
+            }
 
-                #[inline(always)]
-                fn double_carry(self, carry: bool) -> (Self, bool) {
-                    (
-                        self << 1 | <$word>::from(carry),
-                        self >> (<$word>::BITS - 1) == 1,
-                    )
-                }
-
-                fn is_odd(self) -> bool {
-                    self & 1 == 1
-                }
-
-                fn leading_zeros(self) -> u32 {
-                    <$word>::leading_zeros(self)
-                }
-
-                fn bit(bit: u32) -> Self {
-                    1 << bit
-                }
-
-                fn from_be_chunk(chunk: &[u8]) -> Self {
-                    chunk.iter().fold(0, |acc, &b| acc << 8 | <$word>::from(b))
-                }
-
-                fn write_be(self, out: &mut [u8]) {
-                    for (slot, byte) in out.iter_mut().zip(self.to_be_bytes()) {
-                        *slot = byte;
-                    }
+            fn write_be(self, out: &mut [u8]) {
+                for (slot, byte) in out.iter_mut().zip(self.to_be_bytes()) {
+                    *slot = byte;
                 }
             }
         };
     }
-    digit!(u32, u64);
-    digit!(u64, u128);
+
+    /// 64-bit words with 128-bit products (64-bit targets). The sum is three
+    /// words, [low, middle, high]: each product is added with carries, which
+    /// x86_64 and aarch64 do in one add-with-carry chain. A column sums at
+    /// most 2L + 2 products and carries below 2^128, so the high word never
+    /// overflows.
+    impl Digit for u64 {
+        type Acc = [u64; 3];
+        const ACC_ZERO: Self::Acc = [0; 3];
+
+        #[inline(always)]
+        fn mac(acc: &mut Self::Acc, a: Self, b: Self) {
+            let product = u128::from(a) * u128::from(b);
+            // Truncations on purpose: the low and the high word.
+            let (low, high) = (product as u64, (product >> 64) as u64);
+            let (sum, carry) = acc[0].overflowing_add(low);
+            acc[0] = sum;
+            let (sum, carry_a) = acc[1].overflowing_add(high);
+            let (sum, carry_b) = sum.overflowing_add(u64::from(carry));
+            acc[1] = sum;
+            acc[2] = acc[2].wrapping_add(u64::from(carry_a | carry_b));
+        }
+
+        #[inline(always)]
+        fn acc_add(acc: &mut Self::Acc, other: &Self::Acc) {
+            let (sum, carry) = acc[0].overflowing_add(other[0]);
+            acc[0] = sum;
+            let (sum, carry_a) = acc[1].overflowing_add(other[1]);
+            let (sum, carry_b) = sum.overflowing_add(u64::from(carry));
+            acc[1] = sum;
+            acc[2] = acc[2]
+                .wrapping_add(other[2])
+                .wrapping_add(u64::from(carry_a | carry_b));
+        }
+
+        #[inline(always)]
+        fn acc_double(acc: &mut Self::Acc) {
+            acc[2] = acc[2] << 1 | acc[1] >> 63;
+            acc[1] = acc[1] << 1 | acc[0] >> 63;
+            acc[0] <<= 1;
+        }
+
+        #[inline(always)]
+        fn acc_low(acc: &Self::Acc) -> Self {
+            acc[0]
+        }
+
+        #[inline(always)]
+        fn acc_shift(acc: &mut Self::Acc) {
+            *acc = [acc[1], acc[2], 0];
+        }
+
+        word_items!(u64);
+    }
+
+    /// 32-bit words with 64-bit products (wasm32 and other 32-bit
+    /// targets). The sum is (s, h) for s + h·2^32: the low and the high
+    /// halves of the products are summed apart, each in 64 bits, so a
+    /// product costs a multiply, a mask, a shift and two additions, with no
+    /// carry to detect (wasm has no carry flag). A column adds at most
+    /// 2L + 2 < 2^9 halves below 2^32 to a carry below 2^42: no overflow.
+    impl Digit for u32 {
+        type Acc = (u64, u64);
+        const ACC_ZERO: Self::Acc = (0, 0);
+
+        #[inline(always)]
+        fn mac(acc: &mut Self::Acc, a: Self, b: Self) {
+            let product = u64::from(a) * u64::from(b);
+            acc.0 = acc.0.wrapping_add(product & 0xffff_ffff);
+            acc.1 = acc.1.wrapping_add(product >> 32);
+        }
+
+        #[inline(always)]
+        fn acc_add(acc: &mut Self::Acc, other: &Self::Acc) {
+            acc.0 = acc.0.wrapping_add(other.0);
+            acc.1 = acc.1.wrapping_add(other.1);
+        }
+
+        #[inline(always)]
+        fn acc_double(acc: &mut Self::Acc) {
+            acc.0 <<= 1;
+            acc.1 <<= 1;
+        }
+
+        #[inline(always)]
+        fn acc_low(acc: &Self::Acc) -> Self {
+            // Truncation on purpose: h·2^32 adds nothing to the low word.
+            acc.0 as u32
+        }
+
+        #[inline(always)]
+        fn acc_shift(acc: &mut Self::Acc) {
+            // (s + h·2^32) >> 32 = (s >> 32) + h, exactly.
+            *acc = ((acc.0 >> 32).wrapping_add(acc.1), 0);
+        }
+
+        word_items!(u32);
+    }
 
     /// Big-endian bytes as an integer of `L` words; `None` if they do not
     /// fit. Leading zero bytes are allowed.
