@@ -478,7 +478,7 @@ pub(super) mod monty {
             let top = bit_length(&self.n).saturating_sub(1);
             let mut x = power_of_two(top);
             for _ in top..r_bits + c {
-                x = self.double(&x);
+                self.double(&mut x);
             }
             for _ in 0..t {
                 x = self.square(&x);
@@ -486,26 +486,31 @@ pub(super) mod monty {
             x
         }
 
-        /// 2x mod n, for x < n.
-        fn double(&self, x: &[D; L]) -> [D; L] {
-            let mut out = *x;
+        /// x = 2x mod n, for x < n, in place.
+        fn double(&self, x: &mut [D; L]) {
             let mut carry = false;
-            for word in &mut out {
+            for word in x.iter_mut() {
                 (*word, carry) = word.double_carry(carry);
             }
-            self.reduce_once(out, carry)
+            self.reduce_in_place(x, carry);
         }
 
         /// `x + carry·R` reduced below n, given that it is below 2n.
         #[inline(always)]
         fn reduce_once(&self, mut x: [D; L], carry: bool) -> [D; L] {
-            if carry || !less(&x, &self.n) {
+            self.reduce_in_place(&mut x, carry);
+            x
+        }
+
+        /// `x + carry·R` reduced below n in place, given that it is below 2n.
+        #[inline(always)]
+        fn reduce_in_place(&self, x: &mut [D; L], carry: bool) {
+            if carry || !less(x, &self.n) {
                 let mut borrow = false;
                 for (word, &n) in x.iter_mut().zip(&self.n) {
                     (*word, borrow) = word.sub_borrow(n, borrow);
                 }
             }
-            x
         }
 
         /// The Montgomery product a·b·R⁻¹ mod n, for a, b < n.
