@@ -174,10 +174,11 @@ fn is_encoded_message(bytes: &[u8], len: usize, hash: &[u8; 32]) -> bool {
 /// (below n), which is what lets one conditional subtraction finish each.
 ///
 /// The products are computed column by column ("product scanning"): all the
-/// word products that land in one output word are summed in a three-word
-/// accumulator, and the reduction's multiples of n join the same columns.
-/// No intermediate row is stored, and each word product costs a multiply
-/// and three additions.
+/// word products that land in one output word are summed in an accumulator
+/// that cannot overflow (three words with 64-bit words; two 64-bit sums of
+/// product halves with 32-bit words), and the reduction's multiples of n
+/// join the same columns. No intermediate row is stored, and each word
+/// product costs a multiply and three additions.
 ///
 /// Generic over the word so that the 32-bit arithmetic wasm32 runs is
 /// tested on native targets too.
@@ -425,11 +426,11 @@ pub(super) mod monty {
     }
 
     impl<D: Digit, const L: usize> Modulus<D, L> {
-        /// Prepares an odd `n`; `None` if it is even (zero included) or
-        /// `L` is zero.
+        /// Prepares an odd `n > 1`; `None` if it is even (zero included),
+        /// 1 (no residues to work with), or `L` is zero.
         pub fn new(n: &[D; L]) -> Option<Self> {
             let low = *n.first()?;
-            if !low.is_odd() {
+            if !low.is_odd() || bit_length(n) < 2 {
                 return None;
             }
             let mut modulus = Self {
@@ -466,8 +467,8 @@ pub(super) mod monty {
 
         /// R² mod n, by doubling and Montgomery squaring: no division.
         ///
-        /// Write R = 2^(L·w) = 2^(c·2^t). Doublings of 2^(bits(n) - 1) < n
-        /// reach R·2^c mod n; then each Montgomery squaring doubles the
+        /// Write R = 2^(L·w) = 2^(c·2^t). Doublings of 2^(bits(n) - 1),
+        /// which is below n as an odd n > 1 is no power of two, reach R·2^c mod n; then each Montgomery squaring doubles the
         /// exponent above R, (R·2^e)²·R⁻¹ = R·2^(2e), and t of them give
         /// R·2^(c·2^t) = R². A doubling costs about a hundredth of a
         /// squaring, so t is at most 5: for a 2048-bit n, 65 doublings and 5
@@ -529,7 +530,7 @@ pub(super) mod monty {
         /// Montgomery multiplication of a by b, given b's words in reverse
         /// order (a when `SQUARE`), by columns ("finely integrated product
         /// scanning"). For each output column k = i + j of the product, every
-        /// a_i·b_j with i + j = k is added to a three-word sum, then the
+        /// a_i·b_j with i + j = k is added to the column's sum, then the
         /// multiples m_j·n_(k-j) of the reduction join. In the low L
         /// columns, m_k is chosen so that the column's low word becomes zero
         /// (m_k = acc_0·n' mod 2^w), which makes the whole sum a multiple of
@@ -968,11 +969,15 @@ mod tests {
     }
 
     #[test]
-    fn even_zero_and_oversized_moduli_are_refused() {
+    fn even_zero_one_and_oversized_moduli_are_refused() {
         assert!(VerifyingKey::new(&[0x80, 0, 0, 2]).is_none());
         assert!(VerifyingKey::new(&[]).is_none());
         assert!(VerifyingKey::new(&[0; 256]).is_none());
         assert!(VerifyingKey::new(&[0x80, 0, 0, 3]).is_some());
+        // 1 is odd but has no residues to verify with.
+        assert!(VerifyingKey::new(&[1]).is_none());
+        assert!(VerifyingKey::new(&[0, 0, 1]).is_none());
+        assert!(VerifyingKey::new(&[3]).is_some());
         let mut oversized = vec![0xff; MAX_LEN + 1];
         assert!(VerifyingKey::new(&oversized).is_none());
         oversized.truncate(MAX_LEN);
