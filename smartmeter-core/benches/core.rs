@@ -2,11 +2,13 @@
 //! decode and wire parsing. `scripts/bench-core.sh` runs them next to
 //! `openssl speed` and records the ratios in `docs/performance.md`.
 //!
-//! `sign/*` and `verify/*` are what users get (`MeterKey::sign`,
-//! `PublicKey::verify`: ring on x86_64 and aarch64). The backends are also
-//! measured one by one on the same inputs: `verify_pure/*` (the portable
-//! verifier that wasm32 uses), `verify_rsa_crate/*` (the `rsa` crate's
-//! verify, the core's verifier before ring) and `sign_rsa_crate/*`.
+//! `sign/*` and `verify/*` are what users get (`MeterKey::sign`: ring on
+//! x86_64 and aarch64; `PublicKey::verify`: the pure-Rust verifier on every
+//! target). The backends are also measured one by one on the same inputs:
+//! `verify_pure/*` (the pure-Rust verifier alone, key prepared),
+//! `verify_ring/*` (ring, the reference it is held to, which verified
+//! natively before), `verify_rsa_crate/*` (the `rsa` crate's verify, the
+//! core's first verifier) and `sign_rsa_crate/*`.
 //!
 //! `sign/p256` and `verify/p256` are algorithm 2 as users get it (the
 //! `p256` crate signs with RFC 6979 and low S; ring verifies after the
@@ -120,6 +122,13 @@ fn benches(c: &mut Criterion<ThreadCpuTime>) {
         c.bench_function(&format!("verify_pure/rsa{bits}"), |b| {
             b.iter(|| assert!(pure.verify(black_box(&message), black_box(signature))))
         });
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        {
+            let ring = backend::ring_verifier(&public).unwrap();
+            c.bench_function(&format!("verify_ring/rsa{bits}"), |b| {
+                b.iter(|| assert!(ring.verify(black_box(&message), black_box(signature))))
+            });
+        }
         c.bench_function(&format!("verify_rsa_crate/rsa{bits}"), |b| {
             b.iter(|| assert!(rsa_crate.verify(black_box(&message), black_box(signature))))
         });

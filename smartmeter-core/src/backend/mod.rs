@@ -3,12 +3,16 @@
 //!
 //! | target | algorithm | verify | sign |
 //! |---|---|---|---|
-//! | x86_64, aarch64 | 1, RSA | [`ring`](self::ring) | `ring` (constant time, blinded); the `rsa` crate for a key ring refuses |
+//! | x86_64, aarch64 | 1, RSA | [`pure`] (ring is the reference) | `ring` (constant time, blinded); the `rsa` crate for a key ring refuses |
 //! | x86_64, aarch64 | 2, P-256 | [`ring`](self::ring) | [`p256`](self::p256) (RFC 6979) |
 //! | every other target (wasm32) | 1, RSA | [`pure`] | the `rsa` crate ([`rsa_crate`]) |
 //! | every other target (wasm32) | 2, P-256 | [`p256`](self::p256) | [`p256`](self::p256) (RFC 6979) |
 //!
-//! The choice is made by `cfg(target_arch)` at compile time; there is no
+//! RSA verifies with [`pure`] on every target: measured, it is faster than
+//! ring natively (ring prepares the modulus on every call;
+//! `docs/performance.md`), and ring's RSA verifier stays as the independent
+//! reference of the tests and the `differential` fuzz target. The other
+//! choices are made by `cfg(target_arch)` at compile time; there is no
 //! runtime switch. All backends of an algorithm give the same answer on
 //! every input (the `differential` fuzz target and the tests hold them to
 //! it), and the same signature bytes: RSASSA-PKCS1-v1_5 is deterministic,
@@ -33,25 +37,14 @@ pub mod rsa_crate;
 
 use crate::keys::{MeterKey, PublicKey};
 
-/// The verifier of this target.
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+/// The verifier of every target.
 pub(crate) use self::pure::VerifyingKey as TargetVerifyingKey;
-/// The verifier of this target.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-pub(crate) use self::ring::VerifyingKey as TargetVerifyingKey;
 
-/// Prepares the target's verifier for a modulus the key policy accepted
-/// (big-endian, no leading zeros, odd). `None` only for an even or zero
-/// modulus, which the policy has already refused.
+/// Prepares the verifier for a modulus the key policy accepted (big-endian,
+/// no leading zeros, odd, at most 4096 bits). `None` only for an even, zero
+/// or longer modulus, which the policy has already refused.
 pub(crate) fn target_verifying_key(modulus: &[u8]) -> Option<TargetVerifyingKey> {
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    {
-        Some(self::ring::VerifyingKey::new(modulus))
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        self::pure::VerifyingKey::new(modulus)
-    }
+    self::pure::VerifyingKey::new(modulus)
 }
 
 /// The P-256 verifier of this target.
