@@ -744,15 +744,16 @@ mod tests {
             .as_array()
             .unwrap()
             .iter()
-            .map(|case| {
+            .filter_map(|case| {
                 let key =
                     crate::PublicKey::from_pem(case["public_key_pem"].as_str().unwrap()).unwrap();
-                (
+                // The RSA cases only: P-256 keys have no modulus.
+                Some((
                     case["name"].as_str().unwrap().to_owned(),
-                    key.modulus().unwrap(),
+                    key.modulus().ok()?,
                     unhex(case["canonical_hex"].as_str().unwrap()),
                     unhex(case["signature_hex"].as_str().unwrap()),
-                )
+                ))
             })
             .collect()
     }

@@ -1,11 +1,13 @@
-//! The native backend (x86_64, aarch64): ring verifies and signs RSA, and
-//! verifies ECDSA P-256.
+//! The native backend (x86_64, aarch64): ring signs RSA and verifies ECDSA
+//! P-256; its RSA verifier is the independent reference that the tests and
+//! the `differential` fuzz target hold the pure-Rust verifier to (which
+//! verifies RSA on every target, being faster: `super` explains why).
 //!
-//! ring's RSA is assembly-accelerated and constant time; it verifies at
-//! about OpenSSL's speed and signs several times faster than the `rsa`
-//! crate, with blinding. It is fed only keys that the core's key policy
-//! accepted: ring checks the modulus length rounded up to whole bytes, so
-//! the policy's count of at least 2048 *significant* bits stays ours.
+//! ring's RSA is assembly-accelerated and constant time; it signs several
+//! times faster than the `rsa` crate, with blinding. It is fed only keys
+//! that the core's key policy accepted: ring checks the modulus length
+//! rounded up to whole bytes, so the policy's count of at least 2048
+//! *significant* bits stays ours.
 //!
 //! ring's P-256 (`ECDSA_P256_SHA256_FIXED`, the 64-byte r || s form) is
 //! assembly too. It does not sign readings: its ECDSA signing draws a
