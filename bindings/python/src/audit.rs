@@ -10,7 +10,8 @@ use pyo3::types::PyTuple;
 use smartmeter_core as sm;
 use smartmeter_core::audit::{Finding, FindingCode};
 
-use crate::{Error, PyVerifiedReading};
+use crate::errors::Error;
+use crate::readings::PyVerifiedReading;
 
 /// A value as Python's `repr` writes it.
 trait PyRepr {
