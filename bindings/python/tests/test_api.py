@@ -107,6 +107,36 @@ def test_objects_are_immutable(vector_key: smartmeter.MeterKey) -> None:
         hash(signed)
 
 
+def test_signed_verified_and_message_give_one_reading_class(vector_key: smartmeter.MeterKey) -> None:
+    signed = vector_key.sign(**READING)
+    verified = vector_key.public_key().verify(signed)
+    message = smartmeter.Message.from_bytes(signed.canonical_bytes())
+    expected = smartmeter.Reading(**READING)
+    values = ", ".join(f"{field}={value}" for field, value in READING.items())
+    for holder in (signed, verified, message):
+        assert type(holder.reading) is smartmeter.Reading
+        assert holder.reading == expected
+        for field, value in READING.items():
+            assert getattr(holder.reading, field) == getattr(holder, field) == value
+        assert (holder.algorithm, holder.key_id) == (1, vector_key.key_id)
+        assert repr(holder) == f"{type(holder).__name__}(algorithm=1, key_id='{vector_key.key_id}', {values})"
+
+
+def test_a_reading_is_a_hashable_immutable_value() -> None:
+    reading = smartmeter.Reading(**READING)
+    assert repr(reading) == "Reading(sequence=1, timestamp_ms=1764000000000, wh_imported=1200, wh_exported=30)"
+    assert eval(repr(reading), {"Reading": smartmeter.Reading}) == reading
+    assert reading == smartmeter.Reading(1, 1_764_000_000_000, 1200, 30)
+    assert len({reading, smartmeter.Reading(1, 1_764_000_000_000, 1200, 30)}) == 1
+    assert reading != smartmeter.Reading(**{**READING, "sequence": 2})
+    with pytest.raises(AttributeError):
+        reading.sequence = 2  # type: ignore[misc]
+    with pytest.raises(OverflowError):
+        smartmeter.Reading(**{**READING, "wh_exported": 2**64})
+    with pytest.raises(TypeError):
+        smartmeter.Reading(1, 2, 3)  # type: ignore[call-arg]
+
+
 @pytest.mark.parametrize("bits", [1024, 2047, 4097, 8192, 0])
 def test_generate_rejects_unsupported_sizes(bits: int) -> None:
     with pytest.raises(smartmeter.InvalidKey) as raised:

@@ -18,6 +18,7 @@ __all__ = [
     "MAX_JSON_LEN",
     "MeterKey",
     "PublicKey",
+    "Reading",
     "SignedReading",
     "VerifiedReading",
     "Message",
@@ -237,8 +238,39 @@ class MeterKey:
         """
 
 @final
+class Reading:
+    """What a meter measured at one instant: the sequence number, the time and the two energy registers.
+
+    ``SignedReading``, ``VerifiedReading`` and ``Message`` give theirs as
+    ``.reading``. Only a ``VerifiedReading``'s values are known to come from
+    the key that signed them. Equal readings compare equal and hash alike.
+    """
+
+    def __new__(cls, sequence: int, timestamp_ms: int, wh_imported: int, wh_exported: int) -> Reading:
+        """The four values; each an integer from 0 to 2**64-1 (else OverflowError)."""
+
+    @property
+    def sequence(self) -> int:
+        """Per-meter counter, one higher for every reading the meter produces."""
+
+    @property
+    def timestamp_ms(self) -> int:
+        """When the reading was taken, in milliseconds since the Unix epoch (UTC)."""
+
+    @property
+    def wh_imported(self) -> int:
+        """Cumulative energy imported from the grid, in Wh."""
+
+    @property
+    def wh_exported(self) -> int:
+        """Cumulative energy exported to the grid, in Wh."""
+
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
 class SignedReading:
-    """A reading with its signature and public key, not yet verified."""
+    """A reading with its signature and public key, not yet verified: its values are unverified."""
 
     @staticmethod
     def from_json(data: str | bytes | bytearray) -> SignedReading:
@@ -251,24 +283,32 @@ class SignedReading:
         """The canonical message bytes (82): what the signature covers."""
 
     @property
+    def reading(self) -> Reading:
+        """The measured values, as a ``Reading`` (unverified)."""
+
+    @property
     def sequence(self) -> int:
-        """Per-meter counter (unverified)."""
+        """Per-meter counter, one higher for every reading the meter produces: ``reading.sequence``."""
 
     @property
     def timestamp_ms(self) -> int:
-        """Milliseconds since the Unix epoch, UTC (unverified)."""
+        """When the reading was taken, in milliseconds since the Unix epoch (UTC): ``reading.timestamp_ms``."""
 
     @property
     def wh_imported(self) -> int:
-        """Cumulative energy imported from the grid, in Wh (unverified)."""
+        """Cumulative energy imported from the grid, in Wh: ``reading.wh_imported``."""
 
     @property
     def wh_exported(self) -> int:
-        """Cumulative energy exported to the grid, in Wh (unverified)."""
+        """Cumulative energy exported to the grid, in Wh: ``reading.wh_exported``."""
 
     @property
     def algorithm(self) -> int:
         """The signature algorithm id (1: RSASSA-PKCS1-v1_5 with SHA-256; 2: ECDSA P-256 with SHA-256)."""
+
+    @property
+    def key_id(self) -> str:
+        """The id of the key that signed the reading, as the reading names it (64 lowercase hex digits)."""
 
     @property
     def public_key(self) -> PublicKey:
@@ -276,10 +316,6 @@ class SignedReading:
 
         Parsed on access; raises InvalidKey when it is outside the key policy.
         """
-
-    @property
-    def key_id(self) -> str:
-        """The id of the carried public key (64 lowercase hex digits)."""
 
     @property
     def signature(self) -> bytes:
@@ -293,28 +329,32 @@ class VerifiedReading:
     """A reading whose signature was checked against a public key."""
 
     @property
+    def reading(self) -> Reading:
+        """The measured values, as a ``Reading``."""
+
+    @property
     def sequence(self) -> int:
-        """Per-meter counter."""
+        """Per-meter counter, one higher for every reading the meter produces: ``reading.sequence``."""
 
     @property
     def timestamp_ms(self) -> int:
-        """Milliseconds since the Unix epoch, UTC."""
+        """When the reading was taken, in milliseconds since the Unix epoch (UTC): ``reading.timestamp_ms``."""
 
     @property
     def wh_imported(self) -> int:
-        """Cumulative energy imported from the grid, in Wh."""
+        """Cumulative energy imported from the grid, in Wh: ``reading.wh_imported``."""
 
     @property
     def wh_exported(self) -> int:
-        """Cumulative energy exported to the grid, in Wh."""
+        """Cumulative energy exported to the grid, in Wh: ``reading.wh_exported``."""
 
     @property
     def algorithm(self) -> int:
-        """The signature algorithm id."""
+        """The signature algorithm id (1: RSASSA-PKCS1-v1_5 with SHA-256; 2: ECDSA P-256 with SHA-256)."""
 
     @property
     def key_id(self) -> str:
-        """The id of the key that signed the reading (64 lowercase hex digits)."""
+        """The id of the key that signed the reading, as the reading names it (64 lowercase hex digits)."""
 
     @property
     def signed(self) -> SignedReading:
@@ -335,28 +375,32 @@ class Message:
         """The canonical bytes."""
 
     @property
-    def algorithm(self) -> int:
-        """The signature algorithm id."""
-
-    @property
-    def key_id(self) -> str:
-        """The id of the signing key (64 lowercase hex digits)."""
+    def reading(self) -> Reading:
+        """The measured values, as a ``Reading``."""
 
     @property
     def sequence(self) -> int:
-        """Per-meter counter."""
+        """Per-meter counter, one higher for every reading the meter produces: ``reading.sequence``."""
 
     @property
     def timestamp_ms(self) -> int:
-        """Milliseconds since the Unix epoch, UTC."""
+        """When the reading was taken, in milliseconds since the Unix epoch (UTC): ``reading.timestamp_ms``."""
 
     @property
     def wh_imported(self) -> int:
-        """Cumulative energy imported from the grid, in Wh."""
+        """Cumulative energy imported from the grid, in Wh: ``reading.wh_imported``."""
 
     @property
     def wh_exported(self) -> int:
-        """Cumulative energy exported to the grid, in Wh."""
+        """Cumulative energy exported to the grid, in Wh: ``reading.wh_exported``."""
+
+    @property
+    def algorithm(self) -> int:
+        """The signature algorithm id (1: RSASSA-PKCS1-v1_5 with SHA-256; 2: ECDSA P-256 with SHA-256)."""
+
+    @property
+    def key_id(self) -> str:
+        """The id of the key that signed the reading, as the reading names it (64 lowercase hex digits)."""
 
     def __eq__(self, other: object, /) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
