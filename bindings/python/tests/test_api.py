@@ -346,6 +346,31 @@ def test_exceptions_pickle_with_their_code() -> None:
         pytest.fail("no exception")
 
 
+def test_exceptions_carry_a_read_only_code_and_family() -> None:
+    with pytest.raises(smartmeter.MalformedReading) as raised:
+        smartmeter.SignedReading.from_json("{}")
+    e = raised.value
+    assert (e.code, e.family) == ("malformed_json", "wire")
+    assert e.args == (str(e), "malformed_json")
+    assert repr(e) == f"MalformedReading({str(e)!r}, 'malformed_json')"
+    with pytest.raises(AttributeError):
+        e.code = "invalid_signature"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        e.family = "verify"  # type: ignore[misc]
+    assert e.code == "malformed_json"
+
+
+def test_exceptions_are_made_from_a_message_and_a_catalogue_code() -> None:
+    e = smartmeter.InvalidKey("no key here", "malformed_key")
+    assert (str(e), e.code, e.family) == ("no key here", "malformed_key", "key")
+    assert isinstance(e, ValueError)
+    assert smartmeter.SmartMeterError("stale", "stale_sequence").family == "policy"
+    with pytest.raises(ValueError, match="'no_such_code' is not an error code"):
+        smartmeter.SmartMeterError("message", "no_such_code")
+    with pytest.raises(TypeError):
+        smartmeter.SmartMeterError("message only")  # type: ignore[call-arg]
+
+
 def test_text_arguments_name_the_accepted_types() -> None:
     with pytest.raises(TypeError, match="expected str or bytes, not int"):
         smartmeter.SignedReading.from_json(42)  # type: ignore[arg-type]

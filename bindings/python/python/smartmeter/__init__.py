@@ -32,6 +32,16 @@ is the stable error code of the specification.
 
 from typing import Union
 
+from smartmeter._errors import (
+    AuditError as AuditError,
+    InvalidKey as InvalidKey,
+    InvalidSignature as InvalidSignature,
+    KeyMismatch as KeyMismatch,
+    MalformedReading as MalformedReading,
+    SigningError as SigningError,
+    SmartMeterError as SmartMeterError,
+    VerificationError as VerificationError,
+)
 from smartmeter._smartmeter import (
     ERROR_CATALOGUE as ERROR_CATALOGUE,
     ERROR_CODES as ERROR_CODES,
@@ -40,26 +50,18 @@ from smartmeter._smartmeter import (
     MAX_KEY_BITS as MAX_KEY_BITS,
     MESSAGE_LEN as MESSAGE_LEN,
     MIN_KEY_BITS as MIN_KEY_BITS,
-    AuditError as AuditError,
     AuditReport as AuditReport,
     ConflictFinding as ConflictFinding,
     DuplicateFinding as DuplicateFinding,
     GapFinding as GapFinding,
-    InvalidKey as InvalidKey,
-    InvalidSignature as InvalidSignature,
-    KeyMismatch as KeyMismatch,
     LateFinding as LateFinding,
-    MalformedReading as MalformedReading,
     Message as Message,
     MeterKey as MeterKey,
     PublicKey as PublicKey,
     Reading as Reading,
     RegisterDecreasedFinding as RegisterDecreasedFinding,
     SignedReading as SignedReading,
-    SigningError as SigningError,
-    SmartMeterError as SmartMeterError,
     TimestampBackwardsFinding as TimestampBackwardsFinding,
-    VerificationError as VerificationError,
     VerifiedReading as VerifiedReading,
     __version__ as __version__,
     audit as audit,

@@ -1,7 +1,9 @@
 """Type stubs of the extension module ``smartmeter._smartmeter``.
 
 Everything here is re-exported by the package ``smartmeter``; import it from
-there. Checked against the built module by ``mypy.stubtest``.
+there. Checked against the built module by ``mypy.stubtest``. The exceptions
+the methods raise (``InvalidKey``, ...) are Python classes, in
+``smartmeter._errors``.
 """
 
 from collections.abc import Sequence
@@ -22,14 +24,6 @@ __all__ = [
     "SignedReading",
     "VerifiedReading",
     "Message",
-    "SmartMeterError",
-    "MalformedReading",
-    "InvalidKey",
-    "VerificationError",
-    "InvalidSignature",
-    "KeyMismatch",
-    "SigningError",
-    "AuditError",
     "audit",
     "AuditReport",
     "GapFinding",
@@ -63,50 +57,6 @@ MAX_KEY_BITS: Final[int]
 
 MAX_JSON_LEN: Final[int]
 """Longest accepted JSON wire form in bytes (4096)."""
-
-class SmartMeterError(ValueError):
-    """Base class of every error of this library; ``.code`` is the stable error code."""
-
-    code: str
-    """The stable error code (docs/spec.md, section Errors), e.g. ``"invalid_signature"``."""
-
-class MalformedReading(SmartMeterError):
-    """A signed reading (JSON) or canonical message (bytes) is malformed.
-
-    Codes: ``reading_too_large``, ``malformed_json``, ``malformed_base64``,
-    ``unsupported_version``, ``unsupported_algorithm``, ``wrong_length``,
-    ``unknown_tag``.
-    """
-
-class InvalidKey(SmartMeterError):
-    """A key is malformed or outside the key policy, or could not be generated.
-
-    Codes: ``malformed_key``, ``unsupported_key_type``, ``key_too_small``,
-    ``key_too_large``, ``unsupported_exponent``, ``unsupported_curve``,
-    ``compressed_point``, ``key_text_too_large``, ``malformed_key_text``,
-    ``unsupported_key_size``, ``unsupported_key_spec``,
-    ``key_generation_failed``.
-    """
-
-class VerificationError(SmartMeterError):
-    """A signed reading failed verification: base of InvalidSignature and KeyMismatch."""
-
-class InvalidSignature(VerificationError):
-    """The signature is not accepted.
-
-    Codes: ``invalid_signature`` (it does not verify), ``high_s`` and
-    ``der_signature`` (a P-256 signature with a high S, or in DER form), and
-    ``algorithm_mismatch`` (the reading's algorithm is not its key's).
-    """
-
-class KeyMismatch(VerificationError):
-    """The reading names another key than the one it was verified with (``key_mismatch``)."""
-
-class SigningError(SmartMeterError):
-    """The private-key operation failed (``signing_failed``)."""
-
-class AuditError(SmartMeterError):
-    """The readings given to ``audit`` are not one meter's (``mixed_meters``)."""
 
 @final
 class PublicKey:
