@@ -6,6 +6,7 @@ use pyo3::types::PyBytes;
 use smartmeter_core as sm;
 
 use crate::errors::Error;
+use crate::pickling::{Reduce, constructor};
 use crate::readings::{PySignedReading, PyVerifiedReading};
 use crate::text::Text;
 
@@ -156,6 +157,15 @@ pymethods_with_public_key! {
             u64::from_le_bytes([a, b, c, d, e, f, g, h])
         }
 
+        /// Pickles as `PublicKey.from_der(self.to_der())`: unpickling applies
+        /// the key policy again.
+        fn __reduce__<'py>(
+            &self,
+            py: Python<'py>,
+        ) -> PyResult<Reduce<'py, (Bound<'py, PyBytes>,)>> {
+            Ok((constructor::<Self>(py, "from_der")?, (self.to_der(py),)))
+        }
+
         fn __repr__(&self) -> String {
             format!(
                 "PublicKey(key_id='{}', spec='{}', bits={})",
@@ -171,7 +181,8 @@ pymethods_with_public_key! {
 ///
 /// In production this key lives in the meter's secure hardware; this class
 /// serves provisioning lines, test benches and vendor tooling. Its repr never
-/// shows private material.
+/// shows private material, and it does not pickle: the key leaves it only
+/// through `to_pem()` or `to_der()`.
 #[pyclass(frozen, module = "smartmeter", name = "MeterKey")]
 struct PyMeterKey(sm::MeterKey);
 
@@ -271,6 +282,28 @@ pymethods_with_public_key! {
                 wh_exported,
             };
             Ok(PySignedReading(py.detach(|| self.0.sign(reading))?))
+        }
+
+        /// Refused with TypeError: a private key leaves a MeterKey only
+        /// explicitly, through `to_pem()` or `to_der()`, never as a side
+        /// effect of pickling an object that holds one (a cache, a task
+        /// queue, a multiprocessing argument).
+        fn __reduce__(&self) -> PyResult<()> {
+            Err(PyTypeError::new_err(
+                "cannot pickle a MeterKey: a private key leaves it only explicitly; \
+                 pickle key.to_pem() and load it with MeterKey.from_pem()",
+            ))
+        }
+
+        /// The key itself: a MeterKey is immutable, so a copy is the same key.
+        fn __copy__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+            slf
+        }
+
+        /// The key itself: a MeterKey is immutable, so a copy is the same key.
+        #[pyo3(signature = (_memo, /))]
+        fn __deepcopy__<'py>(slf: Bound<'py, Self>, _memo: &Bound<'py, PyAny>) -> Bound<'py, Self> {
+            slf
         }
 
         fn __repr__(&self) -> String {

@@ -27,6 +27,7 @@ use pyo3::prelude::*;
 mod audit;
 mod errors;
 mod keys;
+mod pickling;
 mod readings;
 mod text;
 

@@ -13,6 +13,7 @@ use smartmeter_core as sm;
 
 use crate::errors::Error;
 use crate::keys::PyPublicKey;
+use crate::pickling::{Reduce, constructor};
 use crate::text::Text;
 
 /// A class that holds a reading: its four values, for the getters of
@@ -53,7 +54,10 @@ macro_rules! pymethods_with_reading {
             wh_exported,
         }
     };
-    (@getters impl $class:ident { $($methods:tt)* } $($(#[doc = $doc:literal])* $field:ident,)+) => {
+    (
+        @getters impl $class:ident { $($methods:tt)* }
+        $($(#[doc = $doc:literal])* $field:ident,)+
+    ) => {
         #[pymethods]
         impl $class {
             $($methods)*
@@ -154,6 +158,13 @@ pymethods_with_reading! {
         fn __repr__(&self) -> String {
             format!("Reading({})", fields(&self.0))
         }
+
+        /// Pickles as `Reading(sequence, timestamp_ms, wh_imported, wh_exported)`.
+        fn __reduce__<'py>(slf: &Bound<'py, Self>) -> Reduce<'py, (u64, u64, u64, u64)> {
+            let r = slf.get().0;
+            let values = (r.sequence, r.timestamp_ms, r.wh_imported, r.wh_exported);
+            (slf.get_type().into_any(), values)
+        }
     }
 }
 
@@ -210,6 +221,11 @@ pymethods_with_message! {
         fn signature<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
             PyBytes::new(py, self.0.signature())
         }
+
+        /// Pickles as `SignedReading.from_json(self.to_json())`.
+        fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Reduce<'py, (String,)>> {
+            Ok((constructor::<Self>(py, "from_json")?, (self.0.to_json(),)))
+        }
     }
 }
 
@@ -234,6 +250,21 @@ pymethods_with_message! {
         #[getter]
         fn signed(&self) -> PySignedReading {
             PySignedReading(self.0.signed().clone())
+        }
+
+        /// Pickles as `PublicKey.verify(key, signed)`, so that unpickling
+        /// verifies the signature again: no pickle makes a reading verified
+        /// that does not verify. The key is the one it was verified with:
+        /// the key the reading carries, whose SHA-256 is the key id that
+        /// verification matched.
+        fn __reduce__<'py>(
+            &self,
+            py: Python<'py>,
+        ) -> PyResult<Reduce<'py, (PyPublicKey, PySignedReading)>> {
+            let signed = self.0.signed();
+            let key = PyPublicKey(signed.carried_key().map_err(Error::from)?);
+            let args = (key, PySignedReading(signed.clone()));
+            Ok((constructor::<PyPublicKey>(py, "verify")?, args))
         }
     }
 }
@@ -267,6 +298,14 @@ pymethods_with_message! {
         /// The canonical bytes.
         fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
             PyBytes::new(py, &self.0.to_bytes())
+        }
+
+        /// Pickles as `Message.from_bytes(self.to_bytes())`.
+        fn __reduce__<'py>(
+            &self,
+            py: Python<'py>,
+        ) -> PyResult<Reduce<'py, (Bound<'py, PyBytes>,)>> {
+            Ok((constructor::<Self>(py, "from_bytes")?, (self.to_bytes(py),)))
         }
     }
 }

@@ -133,7 +133,11 @@ class PublicKey:
 
 @final
 class MeterKey:
-    """A meter's private key, RSA or P-256: signs readings. Its repr shows no private material."""
+    """A meter's private key, RSA or P-256: signs readings.
+
+    Its repr shows no private material, and it does not pickle (TypeError):
+    the key leaves it only through ``to_pem()`` or ``to_der()``.
+    """
 
     @staticmethod
     def generate(bits: int | None = None, *, algorithm: str = "rsa") -> MeterKey:
@@ -186,6 +190,12 @@ class MeterKey:
         nonces). Out-of-range integers raise OverflowError. Raises SigningError
         if the private-key operation fails. Releases the GIL.
         """
+
+    def __copy__(self) -> MeterKey:
+        """The key itself: a MeterKey is immutable."""
+
+    def __deepcopy__(self, memo: object, /) -> MeterKey:
+        """The key itself: a MeterKey is immutable."""
 
 @final
 class Reading:
