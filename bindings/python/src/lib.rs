@@ -6,15 +6,16 @@
 //! A thin wrapper. Every rule about readings, keys and signatures is the
 //! core's; this crate only converts arguments and results, releases the GIL
 //! around the signature operations and turns the core's errors into Python
-//! exceptions (one conversion, [`errors::Error`] into [`PyErr`]). The package
+//! exceptions (one conversion, `errors::Error` into [`PyErr`]). The package
 //! `smartmeter` (`python/smartmeter/__init__.py`) re-exports what this
 //! extension module `smartmeter._smartmeter` defines; `_smartmeter.pyi` holds
 //! the type stubs. Tests run from Python against the installed wheel
 //! (`bindings/python/tests/`, `scripts/test-python.sh`).
 //!
 //! One module per area, each adding its classes and constants to the
-//! extension module in its `register`: [`errors`], [`keys`], [`readings`],
-//! [`audit`]; [`text`] reads the `str`-or-`bytes` arguments they share.
+//! extension module in its `register`: `errors`, `keys`, `readings`,
+//! `audit`; `text` reads the `str`-or-`bytes` arguments they share, and
+//! `pickling` holds what their `__reduce__` methods share.
 //!
 //! The workspace lints apply unchanged: `unsafe_code` stays forbidden (the
 //! unsafe code that pyo3's macros generate is theirs, not this crate's, and

@@ -17,14 +17,14 @@ use crate::pickling::{Reduce, constructor};
 use crate::text::Text;
 
 /// A class that holds a reading: its four values, for the getters of
-/// [`pymethods_with_reading!`].
+/// `pymethods_with_reading!`.
 trait HoldsReading {
     fn values(&self) -> sm::Reading;
 }
 
 /// A class that holds a reading with its algorithm and signing key id: what
 /// the core's [`sm::Message`] holds, for the getters of
-/// [`pymethods_with_message!`].
+/// `pymethods_with_message!`.
 trait HoldsMessage {
     fn message(&self) -> sm::Message;
 }
@@ -74,7 +74,7 @@ macro_rules! pymethods_with_reading {
 }
 
 /// `#[pymethods]` for a [`HoldsMessage`] class: the methods given, the
-/// getters of [`pymethods_with_reading!`], `reading`, `algorithm`, `key_id`,
+/// getters of `pymethods_with_reading!`, `reading`, `algorithm`, `key_id`,
 /// and a `__repr__` that names them all.
 macro_rules! pymethods_with_message {
     (impl $class:ident { $($methods:tt)* }) => {
