@@ -4,30 +4,36 @@
 //! Only conversion lives here: the findings, their order and the JSON form
 //! are the core's (`smartmeter_core::audit`, docs/spec.md section 3.4).
 
-use pyo3::exceptions::PyNotImplementedError;
+use std::convert::Infallible;
+
+use pyo3::exceptions::{PyNotImplementedError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
+use pyo3::types::{PyBytes, PyString, PyTuple};
 use smartmeter_core as sm;
 use smartmeter_core::audit::{Finding, FindingCode};
+use smartmeter_core::policy::Register;
 
-use crate::{Error, PyVerifiedReading};
+use crate::errors::Error;
+use crate::pickling::{Reduce, constructor};
+use crate::readings::PyVerifiedReading;
 
 /// A value as Python's `repr` writes it.
 trait PyRepr {
     fn py_repr(&self) -> String;
 }
 
-impl PyRepr for u64 {
-    fn py_repr(&self) -> String {
-        self.to_string()
-    }
+/// Numbers are written as `Display` writes them.
+macro_rules! py_repr_as_display {
+    ($($ty:ty),+) => {$(
+        impl PyRepr for $ty {
+            fn py_repr(&self) -> String {
+                self.to_string()
+            }
+        }
+    )+};
 }
-
-impl PyRepr for usize {
-    fn py_repr(&self) -> String {
-        self.to_string()
-    }
-}
+py_repr_as_display!(u64, usize);
 
 impl PyRepr for &str {
     fn py_repr(&self) -> String {
@@ -42,19 +48,67 @@ impl<T: PyRepr> PyRepr for Option<T> {
     }
 }
 
+/// A register as a finding names it: by its field name, `"wh_imported"` or
+/// `"wh_exported"`, in Python.
+#[derive(Clone, Copy)]
+pub(crate) struct RegisterName(Register);
+
+impl From<Register> for RegisterName {
+    fn from(register: Register) -> Self {
+        Self(register)
+    }
+}
+
+impl From<RegisterName> for Register {
+    fn from(RegisterName(register): RegisterName) -> Self {
+        register
+    }
+}
+
+impl<'py> IntoPyObject<'py> for RegisterName {
+    type Target = PyString;
+    type Output = Bound<'py, PyString>;
+    type Error = Infallible;
+
+    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
+        Ok(PyString::new(py, self.0.as_str()))
+    }
+}
+
+impl FromPyObject<'_, '_> for RegisterName {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'_, '_, PyAny>) -> PyResult<Self> {
+        let name = obj.extract::<PyBackedStr>()?;
+        Register::ALL
+            .into_iter()
+            .find(|r| r.as_str() == &*name)
+            .map(Self)
+            .ok_or_else(|| PyValueError::new_err(format!("{:?} is not a register", &*name)))
+    }
+}
+
+impl PyRepr for RegisterName {
+    fn py_repr(&self) -> String {
+        self.0.as_str().py_repr()
+    }
+}
+
 /// Declares one frozen Python class per finding kind: a `code` getter, one
-/// getter per field of the core's struct, `__eq__` and `__repr__`.
+/// getter per field of the core's struct (each field's Python type converts
+/// from and into the core's), `__eq__`, `__repr__`, and pickling through
+/// `_from_parts` (crate::pickling).
 macro_rules! finding_class {
     (
         $(#[doc = $doc:literal])*
-        $class:ident($core:ty) as $name:literal, $code:expr, |$f:ident| {
-            $( $(#[doc = $fdoc:literal])* $field:ident: $ty:ty = $value:expr ),+ $(,)?
+        $class:ident($($core:ident)::+) as $name:literal, $code:expr, {
+            $( $(#[doc = $fdoc:literal])* $field:ident: $ty:ty ),+ $(,)?
         }
     ) => {
         $(#[doc = $doc])*
         #[pyclass(frozen, eq, module = "smartmeter", name = $name)]
         #[derive(PartialEq)]
-        pub(crate) struct $class($core);
+        pub(crate) struct $class($($core)::+);
 
         #[pymethods]
         impl $class {
@@ -68,10 +122,20 @@ macro_rules! finding_class {
                 $(#[doc = $fdoc])*
                 #[getter]
                 fn $field(&self) -> $ty {
-                    let $f = &self.0;
-                    $value
+                    self.0.$field.into()
                 }
             )+
+
+            /// Rebuilds a finding from its fields, in declaration order: what
+            /// a pickle calls.
+            #[staticmethod]
+            fn _from_parts($($field: $ty),+) -> Self {
+                Self($($core)::+ { $($field: $field.into()),+ })
+            }
+
+            fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Reduce<'py, ($($ty,)+)>> {
+                Ok((constructor::<Self>(py, "_from_parts")?, ($(self.$field(),)+)))
+            }
 
             fn __repr__(&self) -> String {
                 let fields: Vec<String> =
@@ -82,46 +146,49 @@ macro_rules! finding_class {
     };
 }
 
+// The declarations below are alike in shape on purpose: each mirrors one
+// struct of the core's audit module, field by field, with its own docs.
+
 finding_class! {
     /// Sequence numbers `first_missing..=last_missing` are missing between
     /// the readings at indices `previous` and `next` (code `gap`).
-    PyGap(sm::audit::Gap) as "GapFinding", FindingCode::Gap, |f| {
+    PyGap(sm::audit::Gap) as "GapFinding", FindingCode::Gap, {
         /// The lowest missing sequence number.
-        first_missing: u64 = f.first_missing,
+        first_missing: u64,
         /// The highest missing sequence number.
-        last_missing: u64 = f.last_missing,
+        last_missing: u64,
         /// How many sequence numbers are missing.
-        missing: u64 = f.missing,
+        missing: u64,
         /// Index of the reading just below the gap.
-        previous: usize = f.previous,
+        previous: usize,
         /// Index of the reading just above the gap.
-        next: usize = f.next,
+        next: usize,
     }
 }
 
 finding_class! {
     /// The reading at `index` repeats the one at `original`: same sequence
     /// number, timestamp and registers (code `duplicate`).
-    PyDuplicate(sm::audit::Duplicate) as "DuplicateFinding", FindingCode::Duplicate, |f| {
+    PyDuplicate(sm::audit::Duplicate) as "DuplicateFinding", FindingCode::Duplicate, {
         /// The sequence number of both.
-        sequence: u64 = f.sequence,
+        sequence: u64,
         /// Index of the repeat.
-        index: usize = f.index,
+        index: usize,
         /// Index of the earliest reading with the same values.
-        original: usize = f.original,
+        original: usize,
     }
 }
 
 finding_class! {
     /// The reading at `index` has the sequence number of the one at `first`
     /// with other values: the meter's key signed twice (code `conflict`).
-    PyConflict(sm::audit::Conflict) as "ConflictFinding", FindingCode::Conflict, |f| {
+    PyConflict(sm::audit::Conflict) as "ConflictFinding", FindingCode::Conflict, {
         /// The sequence number both carry.
-        sequence: u64 = f.sequence,
+        sequence: u64,
         /// Index of the conflicting reading.
-        index: usize = f.index,
+        index: usize,
         /// Index of the first reading with this sequence number.
-        first: usize = f.first,
+        first: usize,
     }
 }
 
@@ -130,13 +197,13 @@ finding_class! {
     /// `previous`, which has the next lower sequence number (code
     /// `timestamp_backwards`).
     PyTimestampBackwards(sm::audit::TimestampBackwards) as "TimestampBackwardsFinding",
-    FindingCode::TimestampBackwards, |f| {
+    FindingCode::TimestampBackwards, {
         /// The sequence number of the reading at `index`.
-        sequence: u64 = f.sequence,
+        sequence: u64,
         /// Index of the reading whose timestamp is too early.
-        index: usize = f.index,
+        index: usize,
         /// Index of the reading with the next lower sequence number.
-        previous: usize = f.previous,
+        previous: usize,
     }
 }
 
@@ -145,50 +212,88 @@ finding_class! {
     /// `previous`, which has the next lower sequence number (code
     /// `register_decreased`).
     PyRegisterDecrease(sm::audit::RegisterDecrease) as "RegisterDecreasedFinding",
-    FindingCode::RegisterDecreased, |f| {
+    FindingCode::RegisterDecreased, {
         /// Which register: `"wh_imported"` or `"wh_exported"`.
-        register: &'static str = f.register.as_str(),
+        register: RegisterName,
         /// The sequence number of the reading at `index`.
-        sequence: u64 = f.sequence,
+        sequence: u64,
         /// Index of the reading whose register is lower.
-        index: usize = f.index,
+        index: usize,
         /// Index of the reading with the next lower sequence number.
-        previous: usize = f.previous,
+        previous: usize,
     }
 }
 
 finding_class! {
     /// The reading at `index` arrived after the reading at `after`, which has
     /// a higher sequence number (code `late`).
-    PyLate(sm::audit::Late) as "LateFinding", FindingCode::Late, |f| {
+    PyLate(sm::audit::Late) as "LateFinding", FindingCode::Late, {
         /// The sequence number of the late reading.
-        sequence: u64 = f.sequence,
+        sequence: u64,
         /// Index of the late reading.
-        index: usize = f.index,
+        index: usize,
         /// Index of the first reading with the highest sequence number that arrived before it.
-        after: usize = f.after,
+        after: usize,
     }
 }
 
-/// One finding as an instance of its class.
-fn finding_object<'py>(py: Python<'py>, finding: &Finding) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match *finding {
-        Finding::Gap(f) => Bound::new(py, PyGap(f))?.into_any(),
-        Finding::Duplicate(f) => Bound::new(py, PyDuplicate(f))?.into_any(),
-        Finding::Conflict(f) => Bound::new(py, PyConflict(f))?.into_any(),
-        Finding::TimestampBackwards(f) => Bound::new(py, PyTimestampBackwards(f))?.into_any(),
-        Finding::RegisterDecreased(f) => Bound::new(py, PyRegisterDecrease(f))?.into_any(),
-        Finding::Late(f) => Bound::new(py, PyLate(f))?.into_any(),
-        // The core's enum is non-exhaustive; a kind added there without a
-        // class here is a build of mismatched versions, reported as such.
-        ref other => {
-            return Err(PyNotImplementedError::new_err(format!(
-                "finding `{}` has no Python class in this version",
-                other.code()
-            )));
+/// The finding classes by the core's variants: [`finding_object`] makes
+/// the object of a finding, [`FindingValue`] reads one back.
+macro_rules! finding_kinds {
+    ($($variant:ident => $class:ident),+ $(,)?) => {
+        /// One finding as an instance of its class.
+        fn finding_object<'py>(py: Python<'py>, finding: &Finding) -> PyResult<Bound<'py, PyAny>> {
+            match *finding {
+                $(Finding::$variant(f) => Ok(Bound::new(py, $class(f))?.into_any()),)+
+                // The core's enum is non-exhaustive; a kind added there
+                // without a class here is a build of mismatched versions,
+                // reported as such.
+                ref other => Err(PyNotImplementedError::new_err(format!(
+                    "finding `{}` has no Python class in this version",
+                    other.code()
+                ))),
+            }
         }
-    })
+
+        /// A finding object given back to `AuditReport._from_parts`.
+        struct FindingValue(Finding);
+
+        impl FromPyObject<'_, '_> for FindingValue {
+            type Error = PyErr;
+
+            fn extract(obj: Borrowed<'_, '_, PyAny>) -> PyResult<Self> {
+                $(
+                    if let Ok(f) = obj.cast::<$class>() {
+                        return Ok(Self(Finding::$variant(f.get().0)));
+                    }
+                )+
+                Err(PyTypeError::new_err(format!(
+                    "expected a finding, not {}",
+                    obj.get_type().name()?
+                )))
+            }
+        }
+    };
 }
+
+finding_kinds! {
+    Gap => PyGap,
+    Duplicate => PyDuplicate,
+    Conflict => PyConflict,
+    TimestampBackwards => PyTimestampBackwards,
+    RegisterDecreased => PyRegisterDecrease,
+    Late => PyLate,
+}
+
+/// The arguments of `AuditReport._from_parts`: the key id's bytes, the
+/// number of readings, the lowest and highest sequence numbers, the findings.
+type ReportParts<'py> = (
+    Option<Bound<'py, PyBytes>>,
+    usize,
+    Option<u64>,
+    Option<u64>,
+    Bound<'py, PyTuple>,
+);
 
 /// What `audit` found in a list of readings of one meter
 /// (docs/spec.md, section 3.4).
@@ -241,6 +346,44 @@ impl PyAuditReport {
     /// The report as compact JSON (docs/spec.md, section 3.4).
     fn to_json(&self) -> String {
         self.0.to_json()
+    }
+
+    /// Rebuilds a report from its parts (the key id as its 32 bytes): what a
+    /// pickle calls.
+    #[staticmethod]
+    fn _from_parts(
+        key_id: Option<PyBackedBytes>,
+        readings: usize,
+        lowest_sequence: Option<u64>,
+        highest_sequence: Option<u64>,
+        findings: Vec<FindingValue>,
+    ) -> PyResult<Self> {
+        let key_id = key_id
+            .map(|bytes| {
+                <[u8; 32]>::try_from(&*bytes)
+                    .map(sm::KeyId::from_bytes)
+                    .map_err(|_| PyValueError::new_err("a key id is 32 bytes"))
+            })
+            .transpose()?;
+        Ok(Self(sm::AuditReport {
+            key_id,
+            readings,
+            lowest_sequence,
+            highest_sequence,
+            findings: findings.into_iter().map(|f| f.0).collect(),
+        }))
+    }
+
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Reduce<'py, ReportParts<'py>>> {
+        let key_id = self.0.key_id.map(|id| PyBytes::new(py, id.as_bytes()));
+        let parts = (
+            key_id,
+            self.0.readings,
+            self.0.lowest_sequence,
+            self.0.highest_sequence,
+            self.findings(py)?,
+        );
+        Ok((constructor::<Self>(py, "_from_parts")?, parts))
     }
 
     fn __repr__(&self) -> String {

@@ -107,6 +107,36 @@ def test_objects_are_immutable(vector_key: smartmeter.MeterKey) -> None:
         hash(signed)
 
 
+def test_signed_verified_and_message_give_one_reading_class(vector_key: smartmeter.MeterKey) -> None:
+    signed = vector_key.sign(**READING)
+    verified = vector_key.public_key().verify(signed)
+    message = smartmeter.Message.from_bytes(signed.canonical_bytes())
+    expected = smartmeter.Reading(**READING)
+    values = ", ".join(f"{field}={value}" for field, value in READING.items())
+    for holder in (signed, verified, message):
+        assert type(holder.reading) is smartmeter.Reading
+        assert holder.reading == expected
+        for field, value in READING.items():
+            assert getattr(holder.reading, field) == getattr(holder, field) == value
+        assert (holder.algorithm, holder.key_id) == (1, vector_key.key_id)
+        assert repr(holder) == f"{type(holder).__name__}(algorithm=1, key_id='{vector_key.key_id}', {values})"
+
+
+def test_a_reading_is_a_hashable_immutable_value() -> None:
+    reading = smartmeter.Reading(**READING)
+    assert repr(reading) == "Reading(sequence=1, timestamp_ms=1764000000000, wh_imported=1200, wh_exported=30)"
+    assert eval(repr(reading), {"Reading": smartmeter.Reading}) == reading
+    assert reading == smartmeter.Reading(1, 1_764_000_000_000, 1200, 30)
+    assert len({reading, smartmeter.Reading(1, 1_764_000_000_000, 1200, 30)}) == 1
+    assert reading != smartmeter.Reading(**{**READING, "sequence": 2})
+    with pytest.raises(AttributeError):
+        reading.sequence = 2  # type: ignore[misc]
+    with pytest.raises(OverflowError):
+        smartmeter.Reading(**{**READING, "wh_exported": 2**64})
+    with pytest.raises(TypeError):
+        smartmeter.Reading(1, 2, 3)  # type: ignore[call-arg]
+
+
 @pytest.mark.parametrize("bits", [1024, 2047, 4097, 8192, 0])
 def test_generate_rejects_unsupported_sizes(bits: int) -> None:
     with pytest.raises(smartmeter.InvalidKey) as raised:
@@ -314,6 +344,31 @@ def test_exceptions_pickle_with_their_code() -> None:
         assert (str(copy), copy.code) == (str(e), "malformed_json")
     else:
         pytest.fail("no exception")
+
+
+def test_exceptions_carry_a_read_only_code_and_family() -> None:
+    with pytest.raises(smartmeter.MalformedReading) as raised:
+        smartmeter.SignedReading.from_json("{}")
+    e = raised.value
+    assert (e.code, e.family) == ("malformed_json", "wire")
+    assert e.args == (str(e), "malformed_json")
+    assert repr(e) == f"MalformedReading({str(e)!r}, 'malformed_json')"
+    with pytest.raises(AttributeError):
+        e.code = "invalid_signature"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        e.family = "verify"  # type: ignore[misc]
+    assert e.code == "malformed_json"
+
+
+def test_exceptions_are_made_from_a_message_and_a_catalogue_code() -> None:
+    e = smartmeter.InvalidKey("no key here", "malformed_key")
+    assert (str(e), e.code, e.family) == ("no key here", "malformed_key", "key")
+    assert isinstance(e, ValueError)
+    assert smartmeter.SmartMeterError("stale", "stale_sequence").family == "policy"
+    with pytest.raises(ValueError, match="'no_such_code' is not an error code"):
+        smartmeter.SmartMeterError("message", "no_such_code")
+    with pytest.raises(TypeError):
+        smartmeter.SmartMeterError("message only")  # type: ignore[call-arg]
 
 
 def test_text_arguments_name_the_accepted_types() -> None:

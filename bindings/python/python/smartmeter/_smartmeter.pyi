@@ -1,7 +1,9 @@
 """Type stubs of the extension module ``smartmeter._smartmeter``.
 
 Everything here is re-exported by the package ``smartmeter``; import it from
-there. Checked against the built module by ``mypy.stubtest``.
+there. Checked against the built module by ``mypy.stubtest``. The exceptions
+the methods raise (``InvalidKey``, ...) are Python classes, in
+``smartmeter._errors``.
 """
 
 from collections.abc import Sequence
@@ -18,17 +20,10 @@ __all__ = [
     "MAX_JSON_LEN",
     "MeterKey",
     "PublicKey",
+    "Reading",
     "SignedReading",
     "VerifiedReading",
     "Message",
-    "SmartMeterError",
-    "MalformedReading",
-    "InvalidKey",
-    "VerificationError",
-    "InvalidSignature",
-    "KeyMismatch",
-    "SigningError",
-    "AuditError",
     "audit",
     "AuditReport",
     "GapFinding",
@@ -62,50 +57,6 @@ MAX_KEY_BITS: Final[int]
 
 MAX_JSON_LEN: Final[int]
 """Longest accepted JSON wire form in bytes (4096)."""
-
-class SmartMeterError(ValueError):
-    """Base class of every error of this library; ``.code`` is the stable error code."""
-
-    code: str
-    """The stable error code (docs/spec.md, section Errors), e.g. ``"invalid_signature"``."""
-
-class MalformedReading(SmartMeterError):
-    """A signed reading (JSON) or canonical message (bytes) is malformed.
-
-    Codes: ``reading_too_large``, ``malformed_json``, ``malformed_base64``,
-    ``unsupported_version``, ``unsupported_algorithm``, ``wrong_length``,
-    ``unknown_tag``.
-    """
-
-class InvalidKey(SmartMeterError):
-    """A key is malformed or outside the key policy, or could not be generated.
-
-    Codes: ``malformed_key``, ``unsupported_key_type``, ``key_too_small``,
-    ``key_too_large``, ``unsupported_exponent``, ``unsupported_curve``,
-    ``compressed_point``, ``key_text_too_large``, ``malformed_key_text``,
-    ``unsupported_key_size``, ``unsupported_key_spec``,
-    ``key_generation_failed``.
-    """
-
-class VerificationError(SmartMeterError):
-    """A signed reading failed verification: base of InvalidSignature and KeyMismatch."""
-
-class InvalidSignature(VerificationError):
-    """The signature is not accepted.
-
-    Codes: ``invalid_signature`` (it does not verify), ``high_s`` and
-    ``der_signature`` (a P-256 signature with a high S, or in DER form), and
-    ``algorithm_mismatch`` (the reading's algorithm is not its key's).
-    """
-
-class KeyMismatch(VerificationError):
-    """The reading names another key than the one it was verified with (``key_mismatch``)."""
-
-class SigningError(SmartMeterError):
-    """The private-key operation failed (``signing_failed``)."""
-
-class AuditError(SmartMeterError):
-    """The readings given to ``audit`` are not one meter's (``mixed_meters``)."""
 
 @final
 class PublicKey:
@@ -182,7 +133,11 @@ class PublicKey:
 
 @final
 class MeterKey:
-    """A meter's private key, RSA or P-256: signs readings. Its repr shows no private material."""
+    """A meter's private key, RSA or P-256: signs readings.
+
+    Its repr shows no private material, and it does not pickle (TypeError):
+    the key leaves it only through ``to_pem()`` or ``to_der()``.
+    """
 
     @staticmethod
     def generate(bits: int | None = None, *, algorithm: str = "rsa") -> MeterKey:
@@ -236,9 +191,46 @@ class MeterKey:
         if the private-key operation fails. Releases the GIL.
         """
 
+    def __copy__(self) -> MeterKey:
+        """The key itself: a MeterKey is immutable."""
+
+    def __deepcopy__(self, memo: object, /) -> MeterKey:
+        """The key itself: a MeterKey is immutable."""
+
+@final
+class Reading:
+    """What a meter measured at one instant: the sequence number, the time and the two energy registers.
+
+    ``SignedReading``, ``VerifiedReading`` and ``Message`` give theirs as
+    ``.reading``. Only a ``VerifiedReading``'s values are known to come from
+    the key that signed them. Equal readings compare equal and hash alike.
+    """
+
+    def __new__(cls, sequence: int, timestamp_ms: int, wh_imported: int, wh_exported: int) -> Reading:
+        """The four values; each an integer from 0 to 2**64-1 (else OverflowError)."""
+
+    @property
+    def sequence(self) -> int:
+        """Per-meter counter, one higher for every reading the meter produces."""
+
+    @property
+    def timestamp_ms(self) -> int:
+        """When the reading was taken, in milliseconds since the Unix epoch (UTC)."""
+
+    @property
+    def wh_imported(self) -> int:
+        """Cumulative energy imported from the grid, in Wh."""
+
+    @property
+    def wh_exported(self) -> int:
+        """Cumulative energy exported to the grid, in Wh."""
+
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
 @final
 class SignedReading:
-    """A reading with its signature and public key, not yet verified."""
+    """A reading with its signature and public key, not yet verified: its values are unverified."""
 
     @staticmethod
     def from_json(data: str | bytes | bytearray) -> SignedReading:
@@ -251,24 +243,32 @@ class SignedReading:
         """The canonical message bytes (82): what the signature covers."""
 
     @property
+    def reading(self) -> Reading:
+        """The measured values, as a ``Reading`` (unverified)."""
+
+    @property
     def sequence(self) -> int:
-        """Per-meter counter (unverified)."""
+        """Per-meter counter, one higher for every reading the meter produces: ``reading.sequence``."""
 
     @property
     def timestamp_ms(self) -> int:
-        """Milliseconds since the Unix epoch, UTC (unverified)."""
+        """When the reading was taken, in milliseconds since the Unix epoch (UTC): ``reading.timestamp_ms``."""
 
     @property
     def wh_imported(self) -> int:
-        """Cumulative energy imported from the grid, in Wh (unverified)."""
+        """Cumulative energy imported from the grid, in Wh: ``reading.wh_imported``."""
 
     @property
     def wh_exported(self) -> int:
-        """Cumulative energy exported to the grid, in Wh (unverified)."""
+        """Cumulative energy exported to the grid, in Wh: ``reading.wh_exported``."""
 
     @property
     def algorithm(self) -> int:
         """The signature algorithm id (1: RSASSA-PKCS1-v1_5 with SHA-256; 2: ECDSA P-256 with SHA-256)."""
+
+    @property
+    def key_id(self) -> str:
+        """The id of the key that signed the reading, as the reading names it (64 lowercase hex digits)."""
 
     @property
     def public_key(self) -> PublicKey:
@@ -276,10 +276,6 @@ class SignedReading:
 
         Parsed on access; raises InvalidKey when it is outside the key policy.
         """
-
-    @property
-    def key_id(self) -> str:
-        """The id of the carried public key (64 lowercase hex digits)."""
 
     @property
     def signature(self) -> bytes:
@@ -293,28 +289,32 @@ class VerifiedReading:
     """A reading whose signature was checked against a public key."""
 
     @property
+    def reading(self) -> Reading:
+        """The measured values, as a ``Reading``."""
+
+    @property
     def sequence(self) -> int:
-        """Per-meter counter."""
+        """Per-meter counter, one higher for every reading the meter produces: ``reading.sequence``."""
 
     @property
     def timestamp_ms(self) -> int:
-        """Milliseconds since the Unix epoch, UTC."""
+        """When the reading was taken, in milliseconds since the Unix epoch (UTC): ``reading.timestamp_ms``."""
 
     @property
     def wh_imported(self) -> int:
-        """Cumulative energy imported from the grid, in Wh."""
+        """Cumulative energy imported from the grid, in Wh: ``reading.wh_imported``."""
 
     @property
     def wh_exported(self) -> int:
-        """Cumulative energy exported to the grid, in Wh."""
+        """Cumulative energy exported to the grid, in Wh: ``reading.wh_exported``."""
 
     @property
     def algorithm(self) -> int:
-        """The signature algorithm id."""
+        """The signature algorithm id (1: RSASSA-PKCS1-v1_5 with SHA-256; 2: ECDSA P-256 with SHA-256)."""
 
     @property
     def key_id(self) -> str:
-        """The id of the key that signed the reading (64 lowercase hex digits)."""
+        """The id of the key that signed the reading, as the reading names it (64 lowercase hex digits)."""
 
     @property
     def signed(self) -> SignedReading:
@@ -335,28 +335,32 @@ class Message:
         """The canonical bytes."""
 
     @property
-    def algorithm(self) -> int:
-        """The signature algorithm id."""
-
-    @property
-    def key_id(self) -> str:
-        """The id of the signing key (64 lowercase hex digits)."""
+    def reading(self) -> Reading:
+        """The measured values, as a ``Reading``."""
 
     @property
     def sequence(self) -> int:
-        """Per-meter counter."""
+        """Per-meter counter, one higher for every reading the meter produces: ``reading.sequence``."""
 
     @property
     def timestamp_ms(self) -> int:
-        """Milliseconds since the Unix epoch, UTC."""
+        """When the reading was taken, in milliseconds since the Unix epoch (UTC): ``reading.timestamp_ms``."""
 
     @property
     def wh_imported(self) -> int:
-        """Cumulative energy imported from the grid, in Wh."""
+        """Cumulative energy imported from the grid, in Wh: ``reading.wh_imported``."""
 
     @property
     def wh_exported(self) -> int:
-        """Cumulative energy exported to the grid, in Wh."""
+        """Cumulative energy exported to the grid, in Wh: ``reading.wh_exported``."""
+
+    @property
+    def algorithm(self) -> int:
+        """The signature algorithm id (1: RSASSA-PKCS1-v1_5 with SHA-256; 2: ECDSA P-256 with SHA-256)."""
+
+    @property
+    def key_id(self) -> str:
+        """The id of the key that signed the reading, as the reading names it (64 lowercase hex digits)."""
 
     def __eq__(self, other: object, /) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
