@@ -69,4 +69,4 @@ pub use keys::{
 };
 pub use policy::{Policy, PolicyError, Verdict};
 pub use verify::VerifiedReading;
-pub use wire::{MAX_JSON_LEN, SignedReading};
+pub use wire::{MAX_JSON_LEN, SignedReading, WireReading};
