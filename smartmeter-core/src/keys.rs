@@ -26,7 +26,7 @@ pub const PUBLIC_EXPONENT: u32 = 65537;
 /// key takes 550 bytes); longer input is rejected before any parsing.
 pub const MAX_PUBLIC_KEY_DER_LEN: usize = 1024;
 /// Upper bound for PEM and base64 key text, checked before decoding.
-const MAX_KEY_TEXT_LEN: usize = 8192;
+pub(crate) const MAX_KEY_TEXT_LEN: usize = 8192;
 
 /// The id of a meter key: SHA-256 of its SubjectPublicKeyInfo DER.
 ///

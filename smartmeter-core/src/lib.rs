@@ -51,6 +51,8 @@
 pub mod audit;
 mod encoding;
 mod error;
+#[cfg(feature = "ffi")]
+pub mod ffi;
 mod keys;
 pub mod policy;
 mod sign;
