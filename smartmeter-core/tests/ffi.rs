@@ -485,3 +485,30 @@ fn audit_history_names_the_failing_reading() {
     let catalogue = ffi::catalogue();
     assert_eq!(catalogue.len(), smartmeter_core::ERROR_CODES.len());
 }
+
+#[test]
+fn outcomes_of_consecutive_parts_append_to_the_outcome_of_the_whole() {
+    let meter = Meter::new();
+    let readings: Vec<String> = (1..=6)
+        .map(|n| {
+            if n == 4 {
+                "[]".to_owned()
+            } else {
+                meter.json(n, n)
+            }
+        })
+        .chain([meter.json(2, 2)])
+        .collect();
+    let mut whole = ReadingsVerifier::new(meter.key.public_key().clone());
+    let all = verify_all(&mut whole, &readings);
+    let mut parts = ReadingsVerifier::new(meter.key.public_key().clone());
+    let mut combined = verify_all(&mut parts, &readings[..3]);
+    combined.append(verify_all(&mut parts, &readings[3..]), 3);
+    assert_eq!(combined, all);
+    assert_eq!(all.repeats, 1);
+    assert_eq!(all.failures[0].input, 3);
+    assert_eq!(
+        input::not_a_reading("a number").code.as_str(),
+        "malformed_json"
+    );
+}

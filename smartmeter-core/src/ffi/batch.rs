@@ -285,6 +285,30 @@ pub struct Outcome {
     pub checked_here: usize,
 }
 
+impl Outcome {
+    /// Appends the outcome of the list prepared right after this one (its
+    /// entries follow this one's; its inputs are numbered from
+    /// `input_offset` in the combined list), so that a binding can prepare
+    /// a long list in parts.
+    pub fn append(&mut self, later: Self, input_offset: usize) {
+        self.entries.extend(later.entries);
+        self.status.extend(later.status);
+        self.sequence.extend(later.sequence);
+        self.timestamp_ms.extend(later.timestamp_ms);
+        self.wh_imported.extend(later.wh_imported);
+        self.wh_exported.extend(later.wh_exported);
+        self.failures
+            .extend(later.failures.into_iter().map(|f| FailureOut {
+                input: f.input + input_offset,
+                ..f
+            }));
+        self.verified += later.verified;
+        self.repeats += later.repeats;
+        self.checks += later.checks;
+        self.checked_here += later.checked_here;
+    }
+}
+
 impl ReadingsVerifier {
     /// A verifier for the readings of the meter whose registered key is `key`.
     pub fn new(key: PublicKey) -> Self {

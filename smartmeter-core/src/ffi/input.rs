@@ -84,6 +84,16 @@ pub fn check_object_members(text_len: usize, structured: Option<&str>) -> Result
     }
 }
 
+/// The error for a foreign value that is neither a reading's text nor a map
+/// of its members (`what`: "a number", "an array", ...): as for JSON text of
+/// the wrong shape, `malformed_json`.
+pub fn not_a_reading(what: &str) -> FfiError {
+    WireError::Json(format!(
+        "a signed reading is its JSON text or an object of the wire form, not {what}"
+    ))
+    .into()
+}
+
 /// Parses a public key given as text: PEM (`-----BEGIN PUBLIC KEY-----`) or
 /// canonical padded base64 of the SubjectPublicKeyInfo DER, as the read
 /// API's `public_key` members carry it.

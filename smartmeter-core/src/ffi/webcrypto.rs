@@ -20,7 +20,7 @@
 
 use serde::Serialize;
 
-use crate::Algorithm;
+use crate::{Algorithm, PublicKey};
 
 /// A WebCrypto algorithm dictionary (`RsaHashedImportParams`,
 /// `EcKeyImportParams`, `EcdsaParams`, ...): only the members it needs.
@@ -73,4 +73,14 @@ pub const fn for_algorithm(algorithm: Algorithm) -> Option<WebCrypto> {
             },
         }),
     }
+}
+
+/// WebCrypto's terms for the signatures of `key`, to import it once before
+/// any reading is prepared.
+///
+/// Every key is an RSA key until ECDSA P-256 (issue 12) adds algorithm 2;
+/// then this is `for_algorithm(key.algorithm())`.
+pub const fn for_key(key: &PublicKey) -> Option<WebCrypto> {
+    let _ = key;
+    for_algorithm(Algorithm::RsaPkcs1v15Sha256)
 }
