@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Benchmark of the WASM package in headless Chromium, in one run: readings
-# verified per second by smartmeter-wasm against the browser's WebCrypto
-# (RSASSA-PKCS1-v1_5), plus the .wasm size raw and gzipped. Writes the
-# "WASM" section of docs/performance.md (between the wasm-bench markers,
-# leaving every other section alone).
+# Benchmark of the WASM package in headless Chromium, in one run:
+# verifyReadings (WebCrypto backend) against raw crypto.subtle.verify, the
+# pure-Rust fallback, the chart at 500,000 points, with the CPU time per
+# reading from /proc, plus the .wasm size raw and gzipped before and after
+# wasm-opt. Writes the "WASM" section of docs/performance.md (between the
+# wasm-bench markers, leaving every other section alone).
 #
 # Usage: scripts/bench-wasm.sh [seconds per figure, default 3] [--no-write]
 # Needs what scripts/test-wasm.sh installs (it builds the package itself).
@@ -14,21 +15,18 @@ seconds=${1:-3}
 write=1
 [ "${2:-}" = "--no-write" ] && write=0
 dashboard=$root/examples/dashboard
-pkg=$root/bindings/wasm/pkg
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
-# opt-level "s" for the whole dependency tree of this one wasm32 build (see
-# the comment at [profile.release.package.smartmeter-wasm] in Cargo.toml).
-CARGO_PROFILE_RELEASE_OPT_LEVEL=s cargo build --locked -q -p smartmeter-wasm --target wasm32-unknown-unknown --release
-rm -rf "$pkg/web" "$pkg/nodejs"
-wasm-bindgen --target web --out-dir "$pkg/web" "$target_dir/wasm32-unknown-unknown/release/smartmeter_wasm.wasm"
-wasm-bindgen --target nodejs --out-dir "$pkg/nodejs" "$target_dir/wasm32-unknown-unknown/release/smartmeter_wasm.wasm"
-echo '{"type": "module"}' >"$pkg/web/package.json"
-(cd "$dashboard" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && node build.mjs)
+(cd "$dashboard" && npm ci --no-audit --no-fund --loglevel=error)
+# shellcheck source=lib/wasm-pkg.sh
+. scripts/lib/wasm-pkg.sh
+build_wasm_pkg
+(cd "$dashboard" && node build.mjs)
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-node "$dashboard/test/bench.mjs" --seconds "$seconds" --markdown "$out"
+fmt() { python3 -c "import sys; print(f'{int(sys.argv[1]):,}')" "$1"; }
+note="release, \`opt-level = \"s\"\` for the crate and its dependencies, default allocator, then \`wasm-opt -Oz --strip-debug --strip-producers\` (binaryen 132 from npm); before wasm-opt: $(fmt "$WASM_RAW") bytes raw, $(fmt "$WASM_GZIP") gzipped, so wasm-opt saves $(( (WASM_RAW - WASM_OPT_RAW) * 100 / WASM_RAW ))% raw and $(( (WASM_GZIP - WASM_OPT_GZIP) * 100 / WASM_GZIP ))% gzipped (most of the raw saving is the name section). Debian's binaryen 108 cannot be used: its output fails to instantiate (it retypes wasm-bindgen's externref table)."
+node "$dashboard/test/bench.mjs" --seconds "$seconds" --markdown "$out" --size-note "$note"
 
 [ $write = 1 ] || exit 0
 python3 - "$root/docs/performance.md" "$out" <<'PY'
