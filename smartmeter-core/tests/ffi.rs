@@ -84,11 +84,12 @@ fn has_repeated_member(text: &str) -> bool {
 fn objects_give_the_codes_of_text() {
     let mut compared = 0;
     let mut not_objects = Vec::new();
-    for c in cases("invalid.json")
+    let all: Vec<Value> = cases("invalid.json")
         .into_iter()
         .filter(|c| c["kind"] == "json")
         .chain(cases("valid.json"))
-    {
+        .collect();
+    for c in &all {
         let text = c
             .get("input")
             .or(c.get("json"))
@@ -110,10 +111,10 @@ fn objects_give_the_codes_of_text() {
                     .sum();
                 let from_value = input::check_object_members(members, None)
                     .and_then(|()| input::reading_from_value(&value));
-                assert_eq!(code(&from_value), code(&from_text), "{}", s(&c, "name"));
+                assert_eq!(code(&from_value), code(&from_text), "{}", s(c, "name"));
                 compared += 1;
             }
-            _ => not_objects.push(s(&c, "name").to_owned()),
+            _ => not_objects.push(s(c, "name").to_owned()),
         }
     }
     // What a map of members cannot express: a member twice, text after the
@@ -129,7 +130,7 @@ fn objects_give_the_codes_of_text() {
         ],
         "every other case was compared"
     );
-    assert_eq!(compared, 27);
+    assert_eq!(compared + not_objects.len(), all.len());
 }
 
 #[test]
