@@ -3,7 +3,7 @@
 # scripts/bench-wasm.sh use: bindings/wasm/pkg/web (ES module, for
 # bundlers and browsers) and pkg/nodejs (CommonJS), from one release build.
 #
-#   . scripts/lib/wasm-pkg.sh; build_wasm_pkg
+#   . scripts/lib/wasm-pkg.sh; build_wasm_pkg [extra cargo arguments, e.g. --features bench]
 #
 # - opt-level "s" for the crate and its whole dependency tree, for this one
 #   wasm32 build (see [profile.release.package.smartmeter-wasm] in Cargo.toml);
@@ -25,7 +25,7 @@ build_wasm_pkg() {
     return 1
   fi
   target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-  CARGO_PROFILE_RELEASE_OPT_LEVEL=s cargo build --locked -q -p smartmeter-wasm --target wasm32-unknown-unknown --release
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=s cargo build --locked -q -p smartmeter-wasm --target wasm32-unknown-unknown --release "$@"
   wasm=$target_dir/wasm32-unknown-unknown/release/smartmeter_wasm.wasm
   rm -rf "$pkg/web" "$pkg/nodejs"
   wasm-bindgen --target web --out-dir "$pkg/web" "$wasm"
