@@ -201,15 +201,17 @@ async fn a_registered_key_outside_the_policy_is_refused_by_both() {
 }
 
 /// Big-endian bytes of the RSA modulus inside a SubjectPublicKeyInfo DER:
-/// the INTEGER of `k + 1` bytes with a leading zero.
+/// the INTEGER of `k + 1` bytes with a leading zero, or of `k` bytes when
+/// its top bit is clear (a 2049-bit modulus, for one).
 fn modulus(der: &[u8], k: usize) -> Vec<u8> {
-    let len = (k + 1) as u16;
-    let marker = [0x02, 0x82, (len >> 8) as u8, len as u8, 0x00];
-    let at = der
-        .windows(marker.len())
-        .position(|w| w == marker)
-        .expect("the modulus INTEGER");
-    der[at + marker.len()..at + marker.len() + k].to_vec()
+    for len in [k + 1, k] {
+        let marker = [0x02, 0x82, (len >> 8) as u8, len as u8];
+        if let Some(at) = der.windows(marker.len()).position(|w| w == marker) {
+            let start = at + marker.len() + len - k;
+            return der[start..start + k].to_vec();
+        }
+    }
+    panic!("no modulus INTEGER of {k} bytes");
 }
 
 fn atob(text: &str) -> Vec<u8> {
