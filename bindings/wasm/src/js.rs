@@ -5,6 +5,7 @@
 
 use js_sys::{Array, JsString, Object, Reflect, Uint8Array};
 use serde::Serialize;
+use serde::de::value::MapDeserializer;
 use smartmeter_core::ffi::{FfiError, input};
 use smartmeter_core::{PublicKey, SignedReading};
 use wasm_bindgen::JsCast;
@@ -78,8 +79,7 @@ pub(crate) fn reading(value: &JsValue) -> Result<SignedReading, FfiError> {
     } else if Array::is_array(value) {
         "an array"
     } else if value.is_object() {
-        check_members(value.unchecked_ref())?;
-        return input::reading_from_value(serde_wasm_bindgen::Deserializer::from(value.clone()));
+        return reading_from_object(value.unchecked_ref());
     } else if value.is_bigint() || value.as_f64().is_some() {
         "a number"
     } else {
@@ -88,12 +88,15 @@ pub(crate) fn reading(value: &JsValue) -> Result<SignedReading, FfiError> {
     Err(input::not_a_reading(what))
 }
 
-/// Measures an object's own members before serde copies them: the names
-/// and string values, and the first member whose value is structured.
-fn check_members(object: &Object) -> Result<(), FfiError> {
+/// A reading from an object: its own enumerable members (as
+/// `JSON.stringify` sees them) are measured first, then handed to the core's
+/// deserialiser one by one, so that every member, unknown ones included,
+/// reaches the core's rules. One `Object.entries` serves both.
+fn reading_from_object(object: &Object) -> Result<SignedReading, FfiError> {
+    let entries = Object::entries(object);
     let mut text_len = 0usize;
     let mut structured: Option<JsString> = None;
-    for entry in Object::entries(object).iter() {
+    for entry in entries.iter() {
         let pair: Array = entry.unchecked_into();
         let (name, value) = (pair.get(0), pair.get(1));
         if let Some(name) = name.dyn_ref::<JsString>() {
@@ -114,7 +117,17 @@ fn check_members(object: &Object) -> Result<(), FfiError> {
     // The size first: only then is a member's name small enough to copy.
     input::check_reading_text_len(text_len)?;
     let name = structured.map(String::from);
-    input::check_object_members(text_len, name.as_deref())
+    input::check_object_members(text_len, name.as_deref())?;
+    let members = entries.iter().map(|entry| {
+        let pair: Array = entry.unchecked_into();
+        (
+            serde_wasm_bindgen::Deserializer::from(pair.get(0)),
+            serde_wasm_bindgen::Deserializer::from(pair.get(1)),
+        )
+    });
+    input::reading_from_value(MapDeserializer::<_, serde_wasm_bindgen::Error>::new(
+        members,
+    ))
 }
 
 /// A public key from JavaScript: key text (PEM, or base64 of the DER) or

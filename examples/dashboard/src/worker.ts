@@ -20,6 +20,82 @@ const wasmReady = init({ module_or_path: new URL("smartmeter_wasm_bg.wasm", scop
 
 /** Pages handed to the verifier and not yet checked, at most: bounds memory, keeps WebCrypto busy. */
 const PAGES_IN_FLIGHT = 6;
+/**
+ * A range is fetched as this many consecutive time slices at once, each
+ * page by page (a page's cursor comes from the page before, so one stream
+ * waits for the server after every page); the verifier still gets the pages
+ * in order, slice after slice.
+ */
+const SLICES = 4;
+/** Pages a slice fetches ahead of the verifier, at most. */
+const PREFETCH = 3;
+/** Ranges shorter than this are one slice. */
+const MIN_SLICED_MS = 3_600_000;
+
+/** Fetches the pages of one time slice, a few ahead of whoever takes them. */
+class SliceFetcher {
+  /** Time spent waiting for the server, summed over pages. */
+  fetchMs = 0;
+  private readonly queue: ReadingsPage[] = [];
+  private done = false;
+  private error: unknown = null;
+  private wake: (() => void) | null = null;
+  private room: (() => void) | null = null;
+
+  constructor(api: ApiConfig, keyId: string, fromMs: number, toMs: number, alive: () => boolean) {
+    void this.run(api, keyId, fromMs, toMs, alive);
+  }
+
+  private async run(api: ApiConfig, keyId: string, fromMs: number, toMs: number, alive: () => boolean): Promise<void> {
+    let after: string | null = null;
+    try {
+      for (;;) {
+        while (this.queue.length >= PREFETCH) await new Promise<void>((r) => (this.room = r));
+        if (!alive()) break;
+        const started = performance.now();
+        const page: ReadingsPage = await getJson<ReadingsPage>(api, readingsPath(keyId, fromMs, toMs, after));
+        this.fetchMs += performance.now() - started;
+        this.queue.push(page);
+        this.signal();
+        if (page.next_after === null || page.next_after === undefined) break;
+        after = String(page.next_after);
+      }
+    } catch (e) {
+      this.error = e;
+    }
+    this.done = true;
+    this.signal();
+  }
+
+  private signal(): void {
+    this.wake?.();
+    this.wake = null;
+  }
+
+  /** The next page of the slice, or null after the last. */
+  async next(): Promise<ReadingsPage | null> {
+    for (;;) {
+      const page = this.queue.shift();
+      if (page) {
+        this.room?.();
+        this.room = null;
+        return page;
+      }
+      if (this.error !== null) throw this.error;
+      if (this.done) return null;
+      await new Promise<void>((r) => (this.wake = r));
+    }
+  }
+}
+
+/** [from, to) cut into consecutive slices. */
+function slicesOf(fromMs: number, toMs: number): [number, number][] {
+  const n = toMs - fromMs >= MIN_SLICED_MS ? SLICES : 1;
+  return Array.from({ length: n }, (_, i) => [
+    fromMs + Math.floor(((toMs - fromMs) * i) / n),
+    i === n - 1 ? toMs : fromMs + Math.floor(((toMs - fromMs) * (i + 1)) / n),
+  ]);
+}
 
 /** The exact values of the entries one outcome added. */
 interface Chunk {
@@ -151,9 +227,7 @@ async function load(request: LoadRequest): Promise<void> {
   await h.verifier.ready();
   post({ type: "meter", load: request.load, keyId: request.keyId, publicKey: meter.public_key, backend: h.verifier.backend as "webcrypto" | "pure", kept: h.verifier.entries });
 
-  let after: string | null = null;
   let pages = 0;
-  let fetchMs = 0;
   let pending = 0;
   let fetchedUpToMs = request.fromMs;
   let firstHandedOver: number | null = null;
@@ -176,35 +250,39 @@ async function load(request: LoadRequest): Promise<void> {
     newFailures = [];
   };
 
-  for (;;) {
-    if (request.load !== currentLoad) return; // a newer request took over
-    const fetchStart = performance.now();
-    const page: ReadingsPage = await getJson<ReadingsPage>(api, readingsPath(request.keyId, request.fromMs, request.toMs, after));
-    fetchMs += performance.now() - fetchStart;
-    pages += 1;
-    const signed = page.readings.map((r) => r.signed);
-    if (signed.length > 0) {
-      firstHandedOver ??= performance.now();
-      pending += signed.length;
-      const last = signed[signed.length - 1];
-      fetchedUpToMs = Math.max(fetchedUpToMs, toNumber(last?.["timestamp_ms"]));
-      inFlight.push(
-        // Whatever the server sent: the package checks every member.
-        h.verifier.verify(signed as unknown as WireReading[]).then((outcome) => {
-          pending -= signed.length;
-          webCryptoChecks += outcome.checks - outcome.checkedHere;
-          coreChecks += outcome.checkedHere;
-          if (request.load !== currentLoad) return;
-          newFailures.push(...absorb(h, request.load, outcome));
-          progress();
-        }),
-      );
+  const alive = () => request.load === currentLoad;
+  const slices = slicesOf(request.fromMs, request.toMs).map(
+    ([from, to]) => new SliceFetcher(api, request.keyId, from, to, alive),
+  );
+  for (const slice of slices) {
+    for (;;) {
+      if (!alive()) return; // a newer request took over
+      const page = await slice.next();
+      if (page === null) break;
+      pages += 1;
+      const signed = page.readings.map((r) => r.signed);
+      if (signed.length > 0) {
+        firstHandedOver ??= performance.now();
+        pending += signed.length;
+        const last = signed[signed.length - 1];
+        fetchedUpToMs = Math.max(fetchedUpToMs, toNumber(last?.["timestamp_ms"]));
+        inFlight.push(
+          // Whatever the server sent: the package checks every member.
+          h.verifier.verify(signed as unknown as WireReading[]).then((outcome) => {
+            pending -= signed.length;
+            webCryptoChecks += outcome.checks - outcome.checkedHere;
+            coreChecks += outcome.checkedHere;
+            if (!alive()) return;
+            newFailures.push(...absorb(h, request.load, outcome));
+            progress();
+          }),
+        );
+      }
+      progress();
+      while (inFlight.length >= PAGES_IN_FLIGHT) await inFlight.shift();
     }
-    progress();
-    if (page.next_after === null || page.next_after === undefined) break;
-    after = String(page.next_after);
-    while (inFlight.length >= PAGES_IN_FLIGHT) await inFlight.shift();
   }
+  const fetchMs = slices.reduce((sum, s) => sum + s.fetchMs, 0);
   await Promise.all(inFlight);
   if (request.load !== currentLoad) return;
   fetchedUpToMs = request.toMs;
