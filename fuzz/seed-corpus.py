@@ -18,7 +18,9 @@ import sys
 from pathlib import Path
 
 FUZZ_DIR = Path(__file__).resolve().parent
-TARGETS = ("decode_message", "parse_wire", "parse_public_key", "verify")
+TARGETS = ("decode_message", "parse_wire", "parse_public_key", "verify", "differential", "ecdsa_encoding")
+# differential: byte 0 picks a key, byte 1 a mutation (fuzz_targets/differential.rs).
+DIFFERENTIAL_MUTATIONS = 14
 
 # A version-1 canonical message (docs/spec.md): tag, version 1, algorithm 1,
 # a zero key id and zero readings. Valid without any vector file.
@@ -29,6 +31,11 @@ WIRE_SKELETON = (
     b'"timestamp_ms":0,"wh_imported":0,"wh_exported":0,"signature":""}'
 )
 PEM_SKELETON = b"-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n"
+# The order n of P-256 (docs/spec.md section 6.4.1), for the high-S twins.
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+# ecdsa_encoding without vectors: r = s = 1, as 64 bytes and as DER.
+MINIMAL_SIGNATURE = bytes(31) + b"\x01" + bytes(31) + b"\x01"
+MINIMAL_DER_SIGNATURE = bytes.fromhex("3006020101020101")
 
 
 def load_cases(path):
@@ -68,6 +75,25 @@ def pem_to_der(pem):
     return from_base64(body)
 
 
+def der_integer(value):
+    """The minimal DER INTEGER of a non-negative int."""
+    body = value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
+    if body[0] & 0x80:
+        body = b"\x00" + body
+    return b"\x02" + bytes([len(body)]) + body
+
+
+def ecdsa_seeds(raw):
+    """A 64-byte r || s signature, its DER and its twin (r, n - s), both forms."""
+    r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+    seeds = []
+    for s_value in (s, P256_ORDER - s):
+        body = der_integer(r) + der_integer(s_value)
+        seeds.append(raw[:32] + s_value.to_bytes(32, "big"))
+        seeds.append(b"\x30" + bytes([len(body)]) + body)
+    return seeds
+
+
 def verify_input(der, wire):
     """The verify target's input: 2-byte big-endian key length, key DER, wire JSON."""
     der = der or b""
@@ -78,11 +104,13 @@ def build(vectors, out):
     seeds = {t: set() for t in TARGETS}
     valid = load_cases(vectors / "valid.json")
     invalid = load_cases(vectors / "invalid.json")
+    key_text = load_cases(vectors / "key_text.json")
 
     seeds["decode_message"].add(MINIMAL_MESSAGE)
     seeds["parse_wire"].add(WIRE_SKELETON)
     seeds["parse_public_key"].add(PEM_SKELETON)
     seeds["verify"].add(verify_input(b"", WIRE_SKELETON))
+    seeds["ecdsa_encoding"].update((MINIMAL_SIGNATURE, MINIMAL_DER_SIGNATURE))
 
     keys = []  # DER of every valid key, to pair with every reading in `verify`
     wires = []
@@ -104,6 +132,9 @@ def build(vectors, out):
             seeds["parse_wire"].add(wire)
             wires.append(wire)
             seeds["verify"].add(verify_input(der, wire))
+        signature = from_hex(text(case, "signature_hex"))
+        if case.get("algorithm") == 2 and signature and len(signature) == 64:
+            seeds["ecdsa_encoding"].update(ecdsa_seeds(signature))
 
     # Every key against every reading: both the matching and the mismatching pairs.
     for der in dict.fromkeys(keys):
@@ -129,6 +160,23 @@ def build(vectors, out):
             seeds["parse_wire"].add(wire)
             registered = pem_to_der(text(case, "registered_public_key_pem"))
             seeds["verify"].add(verify_input(registered, wire))
+            try:
+                signature = from_base64(json.loads(value).get("signature"))
+            except (ValueError, AttributeError):
+                signature = None
+            if signature is not None and '"algorithm":2' in value:
+                seeds["ecdsa_encoding"].add(signature)
+
+    for case in key_text:
+        value = text(case, "input")
+        if value is not None:
+            seeds["parse_public_key"].add(value.encode())
+
+    # One seed per key (the valid keys of both algorithms and the
+    # divisible-by-3 key) and mutation.
+    for key in range(len(valid) + 1):
+        for mutation in range(DIFFERENTIAL_MUTATIONS):
+            seeds["differential"].add(bytes([key, mutation, 0, 1]))
 
     for target, inputs in seeds.items():
         directory = out / target

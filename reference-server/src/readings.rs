@@ -123,7 +123,18 @@ pub async fn lookup(
 /// before the database's policy.
 async fn check(shared: &Shared, db: &Db, raw: &[u8]) -> Result<NewReading, ApiError> {
     let signed = SignedReading::from_json(raw)?;
-    let meter = lookup(shared, db, &signed.key_id()).await?;
+    let meter = match lookup(shared, db, &signed.key_id()).await {
+        Ok(meter) => meter,
+        // Spec section 9: the carried key's policy (step 9) comes before the
+        // lookup's verdict (step 10); a found key needs no such check, since
+        // equal key ids mean the carried key is the registered one.
+        Err(not_found) => {
+            signed
+                .carried_key()
+                .map_err(|e| ApiError::new(Status::BadRequest, e.code(), e.to_string()))?;
+            return Err(not_found);
+        }
+    };
     let key = meter.key.clone();
     let metrics = Arc::clone(&shared.metrics);
     // RSA verification is CPU work: keep it off the async workers.

@@ -43,7 +43,7 @@ async fn register_validates_and_conflicts() {
     for (file, code) in [
         ("small_1024.pub.pem", "key_too_small"),
         ("exponent3.pub.pem", "unsupported_exponent"),
-        ("ec_p256.pub.pem", "unsupported_key_type"),
+        ("ed25519.pub.pem", "unsupported_key_type"),
         ("large_4104.pub.pem", "key_too_large"),
     ] {
         let (st, v) = register(s, "dave", &fixture(file)).await;

@@ -36,18 +36,37 @@ pub struct Reading {
 }
 
 /// A signature algorithm, as identified by the algorithm byte of the message.
+///
+/// The key decides the algorithm: an RSA key signs with algorithm 1, a
+/// P-256 key with algorithm 2 (`docs/spec.md` section 6).
+///
+/// ```
+/// use smartmeter_core::Algorithm;
+///
+/// assert_eq!(Algorithm::from_id(2)?, Algorithm::EcdsaP256Sha256);
+/// assert_eq!(Algorithm::EcdsaP256Sha256.id(), 2);
+/// assert_eq!(Algorithm::from_id(3).unwrap_err().code(), "unsupported_algorithm");
+/// # Ok::<(), smartmeter_core::DecodeError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Algorithm {
     /// RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 section 8.2), id `1`.
     RsaPkcs1v15Sha256,
+    /// ECDSA with the NIST P-256 curve and SHA-256 (FIPS 186-5), signatures
+    /// as 64 bytes of r || s with low S, id `2`.
+    EcdsaP256Sha256,
 }
 
 impl Algorithm {
+    /// Every algorithm, in the order of their ids.
+    pub const ALL: &'static [Self] = &[Self::RsaPkcs1v15Sha256, Self::EcdsaP256Sha256];
+
     /// The algorithm id as it appears in the canonical bytes and the JSON form.
     pub const fn id(self) -> u8 {
         match self {
             Self::RsaPkcs1v15Sha256 => 1,
+            Self::EcdsaP256Sha256 => 2,
         }
     }
 
@@ -58,6 +77,7 @@ impl Algorithm {
     pub const fn from_id(id: u64) -> Result<Self, DecodeError> {
         match id {
             1 => Ok(Self::RsaPkcs1v15Sha256),
+            2 => Ok(Self::EcdsaP256Sha256),
             other => Err(DecodeError::UnsupportedAlgorithm(other)),
         }
     }
@@ -233,5 +253,12 @@ mod tests {
         let mut b = good;
         b[17] = 0;
         assert_eq!(code(&b), Err("unsupported_algorithm"));
+        b[17] = 3;
+        assert_eq!(code(&b), Err("unsupported_algorithm"));
+        b[17] = 2;
+        assert_eq!(
+            Message::from_bytes(&b).map(|m| m.algorithm),
+            Ok(Algorithm::EcdsaP256Sha256)
+        );
     }
 }

@@ -64,8 +64,11 @@ pub enum KeyError {
     /// The bytes or text are not a well-formed key in a supported format.
     #[error("malformed key: {0}")]
     Malformed(&'static str),
-    /// The key is well formed but not an RSA (`rsaEncryption`) key.
-    #[error("unsupported key type: only rsaEncryption keys are accepted")]
+    /// The key is well formed but neither an RSA (`rsaEncryption`) nor an
+    /// elliptic-curve (`id-ecPublicKey`) key.
+    #[error(
+        "unsupported key type: only rsaEncryption and id-ecPublicKey (P-256) keys are accepted"
+    )]
     UnsupportedType,
     /// The modulus is shorter than the minimum.
     #[error("rsa key of {bits} bits is too small: at least {min} bits are required")]
@@ -86,6 +89,15 @@ pub enum KeyError {
     /// The public exponent is not 65537.
     #[error("unsupported rsa public exponent: only 65537 is accepted")]
     UnsupportedExponent,
+    /// An elliptic-curve key on another curve than P-256, or with explicit
+    /// or implicit curve parameters instead of the named curve `prime256v1`.
+    #[error("unsupported curve: only the named curve prime256v1 (P-256) is accepted, {0}")]
+    UnsupportedCurve(&'static str),
+    /// A P-256 key whose point is in compressed form.
+    #[error(
+        "compressed ec point: the key must carry the uncompressed point (65 bytes starting with 0x04)"
+    )]
+    CompressedPoint,
     /// The requested size for a new key is outside the accepted range.
     #[error("cannot generate a {bits}-bit key: sizes from {min} to {max} bits are accepted")]
     UnsupportedSize {
@@ -99,6 +111,24 @@ pub enum KeyError {
     /// The RNG or the prime search failed while generating a key.
     #[error("key generation failed")]
     Generation,
+    /// A key kind was asked for by a name that is not `p256` or `rsa`
+    /// followed by a size in bits ([`KeySpec`](crate::KeySpec)).
+    #[error(
+        "unknown key kind: use p256, or rsa followed by the size in bits (rsa2048, rsa3072, rsa4096)"
+    )]
+    UnsupportedSpec,
+    /// Key text is longer than any accepted key's text; refused unread.
+    #[error("key text of {len} bytes is too long: at most {max} bytes are accepted")]
+    TextTooLarge {
+        /// Length of the rejected text, in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Key text is neither a `PUBLIC KEY` PEM document nor canonical base64
+    /// of the DER, in the layout that OpenSSL writes (spec section 7.1).
+    #[error("malformed key text: {0}")]
+    MalformedText(&'static str),
 }
 
 impl KeyError {
@@ -110,8 +140,13 @@ impl KeyError {
             Self::TooSmall { .. } => ErrorCode::KeyTooSmall,
             Self::TooLarge { .. } => ErrorCode::KeyTooLarge,
             Self::UnsupportedExponent => ErrorCode::UnsupportedExponent,
+            Self::UnsupportedCurve(_) => ErrorCode::UnsupportedCurve,
+            Self::CompressedPoint => ErrorCode::CompressedPoint,
             Self::UnsupportedSize { .. } => ErrorCode::UnsupportedKeySize,
             Self::Generation => ErrorCode::KeyGenerationFailed,
+            Self::UnsupportedSpec => ErrorCode::UnsupportedKeySpec,
+            Self::TextTooLarge { .. } => ErrorCode::KeyTextTooLarge,
+            Self::MalformedText(_) => ErrorCode::MalformedKeyText,
         }
     }
 
@@ -142,9 +177,6 @@ pub enum WireError {
     /// The version or algorithm field names something unsupported.
     #[error(transparent)]
     Decode(#[from] DecodeError),
-    /// The `public_key` field is not an acceptable key.
-    #[error(transparent)]
-    Key(#[from] KeyError),
 }
 
 impl WireError {
@@ -155,7 +187,6 @@ impl WireError {
             Self::Json(_) => ErrorCode::MalformedJson,
             Self::Base64(_) => ErrorCode::MalformedBase64,
             Self::Decode(e) => e.error_code(),
-            Self::Key(e) => e.error_code(),
         }
     }
 
@@ -177,9 +208,35 @@ pub enum VerifyError {
         /// Key id (hex) of the key it was verified with.
         expected: String,
     },
+    /// The reading's algorithm is not the one its key signs with: an RSA
+    /// key signs with algorithm 1 only, a P-256 key with algorithm 2 only.
+    #[error("the reading says algorithm {reading}, but its key is for algorithm {key}")]
+    AlgorithmMismatch {
+        /// The algorithm id the reading carries.
+        reading: u8,
+        /// The algorithm id of the key.
+        key: u8,
+    },
     /// The signature does not match the reading and the key.
     #[error("signature does not verify")]
     InvalidSignature,
+    /// An algorithm 2 signature in DER (`ECDSA-Sig-Value`) form instead of
+    /// the 64 bytes of r || s.
+    #[error(
+        "the signature is DER-encoded: algorithm 2 signatures are 64 bytes, r and s each as 32 big-endian bytes"
+    )]
+    DerSignature,
+    /// An algorithm 2 signature with s above (n-1)/2. Its low-S twin
+    /// (r, n - s) is the one valid signature of the reading.
+    #[error(
+        "the signature's s is high (above (n-1)/2): signers must normalise s to n - s, so that a reading has one valid signature"
+    )]
+    HighS,
+    /// The reading names another key than the verifier's, and the key it
+    /// carries is outside the key policy: spec section 9 checks the carried
+    /// key (step 9) before the key ids (step 12).
+    #[error(transparent)]
+    Key(#[from] KeyError),
 }
 
 impl VerifyError {
@@ -187,7 +244,11 @@ impl VerifyError {
     pub const fn error_code(&self) -> ErrorCode {
         match self {
             Self::KeyMismatch { .. } => ErrorCode::KeyMismatch,
+            Self::AlgorithmMismatch { .. } => ErrorCode::AlgorithmMismatch,
             Self::InvalidSignature => ErrorCode::InvalidSignature,
+            Self::DerSignature => ErrorCode::DerSignature,
+            Self::HighS => ErrorCode::HighS,
+            Self::Key(e) => e.error_code(),
         }
     }
 
@@ -201,7 +262,8 @@ impl VerifyError {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum SignError {
-    /// The RSA private-key operation failed (for example, the RNG used for blinding failed).
+    /// The private-key operation failed (for example, the RNG used for RSA
+    /// blinding failed).
     #[error("signing failed")]
     Failed,
 }

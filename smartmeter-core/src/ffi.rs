@@ -65,9 +65,9 @@ pub fn verify_reading(reading: &SignedReading, key: &PublicKey) -> Result<Verifi
 /// # Errors
 /// The [`VerifyError`](crate::VerifyError) as an [`FfiError`].
 pub fn check_integrity(reading: &SignedReading) -> Result<IntegrityOut, FfiError> {
-    let carried = reading.public_key();
+    let carried = reading.carried_key()?;
     let checked = carried.verify(reading)?;
-    Ok(IntegrityOut::new(checked.signed(), carried))
+    Ok(IntegrityOut::new(checked.signed(), &carried))
 }
 
 /// Verifies every reading of a list against the meter's registered key and

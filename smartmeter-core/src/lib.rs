@@ -12,7 +12,8 @@
 //! 1. a meter builds a [`Reading`] and signs it with its [`MeterKey`], getting
 //!    a [`SignedReading`] (serialised with [`SignedReading::to_json`]);
 //! 2. whoever receives it parses it with [`SignedReading::from_json`]: the
-//!    result is still unverified;
+//!    result is still unverified, and the public key it carries is kept as
+//!    bytes (its key id names the meter; it is parsed only if needed);
 //! 3. [`PublicKey::verify`] with the key the receiver trusts for that meter
 //!    is the only way to obtain a [`VerifiedReading`];
 //! 4. a receiver that records readings decides with [`Policy`] (module
@@ -20,6 +21,12 @@
 //!    accepted (possibly late, filling a gap), a duplicate, or rejected;
 //! 5. anyone holding a meter's verified readings can check the whole history
 //!    with [`audit()`], without trusting whoever stored them.
+//!
+//! Two signature algorithms exist, and the key decides which one a meter
+//! uses ([`Algorithm`]): RSASSA-PKCS1-v1_5 with RSA keys, and ECDSA on P-256
+//! with 64-byte, low-S signatures ([`ecdsa`]), for meters whose secure
+//! element signs only P-256. [`KeySpec`] names the kind of key
+//! (`rsa2048`, `p256`) for tools that generate them.
 //!
 //! Every error has a stable code from one catalogue, [`ErrorCode`]
 //! ([`ERROR_CODES`] lists the strings).
@@ -49,10 +56,14 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+#[doc(hidden)]
+pub mod backend;
+pub mod ecdsa;
 mod encoding;
 mod error;
 #[cfg(feature = "ffi")]
 pub mod ffi;
+mod key_text;
 mod keys;
 pub mod policy;
 mod sign;
@@ -66,8 +77,8 @@ pub use error::{
     VerifyError, WireError,
 };
 pub use keys::{
-    KeyId, KeyIdParseError, MAX_KEY_BITS, MAX_PUBLIC_KEY_DER_LEN, MIN_KEY_BITS, MeterKey,
-    PUBLIC_EXPONENT, PublicKey,
+    KeyId, KeyIdParseError, KeySpec, MAX_KEY_BITS, MAX_KEY_TEXT_LEN, MAX_PUBLIC_KEY_DER_LEN,
+    MIN_KEY_BITS, MeterKey, P256_SPKI_LEN, P256_SPKI_PREFIX, PUBLIC_EXPONENT, PublicKey,
 };
 pub use policy::{Policy, PolicyError, Verdict};
 pub use verify::VerifiedReading;

@@ -4,8 +4,6 @@
 //! Verification uses public data only (the reading, the signature, the public
 //! key), reads no clock and needs no RNG.
 
-use sha2::Sha256;
-
 use crate::encoding::{Algorithm, Reading};
 use crate::error::VerifyError;
 use crate::keys::{KeyId, PublicKey};
@@ -54,8 +52,17 @@ impl PublicKey {
     /// Verifies a signed reading against this key.
     ///
     /// The reading must name this key (its key id is part of the signed
-    /// bytes) and carry a valid RSASSA-PKCS1-v1_5 SHA-256 signature over its
-    /// canonical message.
+    /// bytes), name this key's algorithm, and carry a valid signature over
+    /// its canonical message: RSASSA-PKCS1-v1_5 SHA-256 for an RSA key,
+    /// ECDSA P-256 SHA-256 as 64 bytes of r || s with low S for a P-256 key.
+    /// The checks are steps 9 and 12 to 15 of `docs/spec.md` section 9, in
+    /// that order:
+    ///
+    /// - when the reading's key id is this key's, the carried key *is* this
+    ///   key (the id is SHA-256 of the DER) and is not parsed again;
+    /// - otherwise the carried key is parsed first, so that a carried key
+    ///   outside the key policy reports its own code, and then the reading
+    ///   fails with `key_mismatch`.
     ///
     /// ```
     /// use smartmeter_core::{PublicKey, SignedReading};
@@ -74,16 +81,19 @@ impl PublicKey {
     /// ```
     ///
     /// # Errors
-    /// [`VerifyError::KeyMismatch`] when the reading names another key;
+    /// [`VerifyError::Key`] when the reading names another key and the key
+    /// it carries is outside the key policy; [`VerifyError::KeyMismatch`]
+    /// when it names another key; [`VerifyError::AlgorithmMismatch`] when
+    /// it names another algorithm than the key's;
+    /// [`VerifyError::DerSignature`] for a P-256 signature in DER form,
+    /// [`VerifyError::HighS`] for one with a high S; and
     /// [`VerifyError::InvalidSignature`] when the signature does not match.
     pub fn verify(&self, signed: &SignedReading) -> Result<VerifiedReading, VerifyError> {
+        // Steps 9 to 14.
         self.check_before_signature(signed)?;
-        match signed.algorithm() {
-            Algorithm::RsaPkcs1v15Sha256 => {
-                self.rsa()
-                    .pkcs1v15_verify::<Sha256>(&signed.canonical_bytes(), signed.signature())
-                    .map_err(|_| VerifyError::InvalidSignature)?;
-            }
+        // Step 15.
+        if !self.verifies(&signed.canonical_bytes(), signed.signature()) {
+            return Err(VerifyError::InvalidSignature);
         }
         Ok(VerifiedReading {
             signed: signed.clone(),
@@ -91,26 +101,29 @@ impl PublicKey {
     }
 
     /// Every check of [`verify`](Self::verify) except the signature
-    /// arithmetic: the reading names this key, and its signature has the
-    /// length the algorithm and key require. What remains is a pure
+    /// arithmetic (steps 9 to 14): the reading names this key and its
+    /// algorithm, and its signature has the form the algorithm requires (the
+    /// RSA modulus length; for P-256 64 bytes `r || s` with a low S). What remains is a pure
     /// function of public bytes (the key, the canonical message, the
     /// signature) that any conforming implementation computes alike; the
     /// `ffi` module hands exactly that to WebCrypto.
     pub(crate) fn check_before_signature(&self, signed: &SignedReading) -> Result<(), VerifyError> {
         if signed.key_id() != self.key_id() {
+            // Step 9 before step 12: the carried key's own policy error wins.
+            signed.carried_key()?;
             return Err(VerifyError::KeyMismatch {
                 reading: signed.key_id().to_string(),
                 expected: self.key_id().to_string(),
             });
         }
-        match signed.algorithm() {
-            Algorithm::RsaPkcs1v15Sha256 => {
-                // A signature is exactly as long as the modulus (RFC 8017 8.2.2 step 1).
-                if signed.signature().len() != self.signature_len() {
-                    return Err(VerifyError::InvalidSignature);
-                }
-            }
+        // Step 13: the reading's algorithm is the key's.
+        if signed.algorithm() != self.algorithm() {
+            return Err(VerifyError::AlgorithmMismatch {
+                reading: signed.algorithm().id(),
+                key: self.algorithm().id(),
+            });
         }
-        Ok(())
+        // Step 14: the signature's form.
+        self.check_signature_form(signed.signature())
     }
 }

@@ -171,7 +171,10 @@ fn key_text_is_pem_or_base64_of_the_der() {
         assert_eq!(pem.key_id().to_string(), s(&c, "key_id"));
         assert_eq!(pem, b64);
     }
-    assert_eq!(code(&input::key_from_text("not a key")), "malformed_key");
+    assert_eq!(
+        code(&input::key_from_text("not a key")),
+        "malformed_key_text"
+    );
 }
 
 #[test]
@@ -454,6 +457,21 @@ fn the_export_is_the_signed_wire_form_of_every_verified_entry() {
     assert_eq!(export, expected);
     assert_eq!(verifier.export_json(1..2), "[]");
     assert_eq!(verifier.export_json(2..100).len(), readings[2].len() + 2);
+}
+
+#[test]
+fn webcrypto_terms_of_p256() {
+    let ecdsa = webcrypto::for_algorithm(Algorithm::EcdsaP256Sha256).unwrap();
+    assert_eq!(
+        serde_json::to_value(ecdsa).unwrap(),
+        serde_json::json!({"import": {"name": "ECDSA", "namedCurve": "P-256"}, "verify": {"name": "ECDSA", "hash": "SHA-256"}})
+    );
+    let p256 = cases("valid.json")
+        .into_iter()
+        .find(|c| c["algorithm"] == 2)
+        .unwrap();
+    let key = input::key_from_text(s(&p256, "public_key_pem")).unwrap();
+    assert_eq!(webcrypto::for_key(&key), Some(ecdsa));
 }
 
 #[test]

@@ -129,7 +129,8 @@ fn every_kind_of_invalid_input_is_covered() {
     // verifier can produce, from the catalogue: none may lack a vector.
     // (Key generation, signing, key-id text, the history rules and the
     // audit have their own tests and policy.json.)
-    let cases = load("invalid.json");
+    // Key text has its own file (key_text.json); the other inputs are in invalid.json.
+    let cases: Vec<Value> = [load("invalid.json"), load("key_text.json")].concat();
     let input_families = [Family::Decode, Family::Key, Family::Wire, Family::Verify];
     let codes: Vec<ErrorCode> = ErrorCode::ALL
         .iter()
@@ -142,5 +143,105 @@ fn every_kind_of_invalid_input_is_covered() {
             cases.iter().any(|c| c["expected_error"] == code.as_str()),
             "no invalid vector expects {code}"
         );
+    }
+}
+
+#[test]
+fn key_text_vectors_are_accepted_or_refused_with_their_code() {
+    let cases = load("key_text.json");
+    assert!(cases.len() >= 20);
+    let (mut accepted, mut refused) = (0, 0);
+    for case in &cases {
+        let name = str_field(case, "name");
+        let result = PublicKey::from_text(str_field(case, "input"));
+        match case["expected_error"].as_str() {
+            None => {
+                let key = result.unwrap_or_else(|e| panic!("{name}: refused with {e}"));
+                assert_eq!(
+                    key.key_id().to_string(),
+                    str_field(case, "key_id"),
+                    "{name}"
+                );
+                accepted += 1;
+            }
+            Some(expected) => {
+                assert!(ERROR_CODES.contains(&expected), "{name}: {expected}");
+                assert_eq!(result.err().map(|e| e.code()), Some(expected), "{name}");
+                refused += 1;
+            }
+        }
+    }
+    assert!(
+        accepted >= 8 && refused >= 15,
+        "{accepted} accepted, {refused} refused"
+    );
+    for code in ["malformed_key_text", "key_text_too_large"] {
+        assert!(
+            cases.iter().any(|c| c["expected_error"] == code),
+            "no key text vector expects {code}"
+        );
+    }
+}
+
+/// `from_pem` is the PEM half of `from_text`: same verdict on PEM input,
+/// and `malformed_key_text` for anything else.
+#[test]
+fn from_pem_agrees_with_from_text_on_pem_and_refuses_the_rest() {
+    for case in &load("key_text.json") {
+        let input = str_field(case, "input");
+        let pem = PublicKey::from_pem(input).map_err(|e| e.code());
+        if input.starts_with("-----") {
+            assert_eq!(
+                pem,
+                PublicKey::from_text(input).map_err(|e| e.code()),
+                "{}",
+                case["name"]
+            );
+        } else if input.len() <= smartmeter_core::MAX_KEY_TEXT_LEN {
+            assert_eq!(pem.err(), Some("malformed_key_text"), "{}", case["name"]);
+        }
+    }
+}
+
+/// The two refusals the test command must never lose (issue 12): a high-S
+/// re-send of a stored P-256 reading, and a DER signature, each with its
+/// own code. Built here from the valid vectors, and found in invalid.json.
+#[test]
+fn a_high_s_resend_and_a_der_signature_are_refused_with_their_codes() {
+    use smartmeter_core::ecdsa;
+    let p256: Vec<Value> = load("valid.json")
+        .into_iter()
+        .filter(|c| c["algorithm"] == 2)
+        .collect();
+    assert!(p256.len() >= 4);
+    for case in &p256 {
+        let name = str_field(case, "name");
+        let registered = PublicKey::from_pem(str_field(case, "public_key_pem")).unwrap();
+        let stored = SignedReading::from_json(str_field(case, "json").as_bytes()).unwrap();
+        let raw: [u8; 64] = stored.signature().try_into().unwrap();
+        let with = |signature: Vec<u8>| {
+            SignedReading::from_parts(
+                stored.algorithm(),
+                registered.clone(),
+                *stored.reading(),
+                signature,
+            )
+        };
+        let high = registered.verify(&with(ecdsa::negate_s(&raw).to_vec()));
+        assert_eq!(high.unwrap_err().code(), "high_s", "{name}");
+        let der = registered.verify(&with(ecdsa::der_from_raw(&raw)));
+        assert_eq!(der.unwrap_err().code(), "der_signature", "{name}");
+        registered.verify(&with(raw.to_vec())).unwrap();
+    }
+    let invalid = load("invalid.json");
+    for (name, code) in [
+        ("json-p256-high-s", "high_s"),
+        ("json-p256-der-signature", "der_signature"),
+    ] {
+        let case = invalid
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("invalid.json lost {name}"));
+        assert_eq!(error_code(case), Some(code), "{name}");
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! A thin wrapper. Every rule about readings, keys and signatures is the
 //! core's; this crate only converts arguments and results, releases the GIL
-//! around the RSA operations and turns the core's errors into Python
+//! around the signature operations and turns the core's errors into Python
 //! exceptions (one conversion, [`Error`] into [`PyErr`]). The package
 //! `smartmeter` (`python/smartmeter/__init__.py`) re-exports what this
 //! extension module `smartmeter._smartmeter` defines; `_smartmeter.pyi` holds
@@ -46,7 +46,7 @@ create_exception!(
     smartmeter,
     InvalidKey,
     SmartMeterError,
-    "A key is malformed or outside the key policy (RSA, 2048 to 4096 bits, exponent 65537), or could not be generated."
+    "A key is malformed or outside the key policy (RSA of 2048 to 4096 bits with exponent 65537, or P-256), or could not be generated."
 );
 create_exception!(
     smartmeter,
@@ -58,7 +58,7 @@ create_exception!(
     smartmeter,
     InvalidSignature,
     VerificationError,
-    "The signature does not match the reading and the key (code `invalid_signature`)."
+    "The signature is not accepted: it does not verify (`invalid_signature`), is a P-256 signature with a high S (`high_s`) or in DER form (`der_signature`), or the reading's algorithm is not its key's (`algorithm_mismatch`)."
 );
 create_exception!(
     smartmeter,
@@ -108,11 +108,13 @@ from_core!(
 
 impl From<Error> for PyErr {
     fn from(Error(e): Error) -> Self {
-        use sm::{VerifyError, WireError};
+        use sm::VerifyError;
         let message = e.to_string();
         let err = match &e {
             sm::Error::Decode(_) => MalformedReading::new_err(message),
-            sm::Error::Key(_) | sm::Error::Wire(WireError::Key(_)) => InvalidKey::new_err(message),
+            sm::Error::Key(_) | sm::Error::Verify(VerifyError::Key(_)) => {
+                InvalidKey::new_err(message)
+            }
             sm::Error::Wire(_) => MalformedReading::new_err(message),
             sm::Error::Verify(VerifyError::KeyMismatch { .. }) => KeyMismatch::new_err(message),
             sm::Error::Verify(_) => InvalidSignature::new_err(message),
@@ -172,18 +174,33 @@ impl Text {
     }
 }
 
-/// A meter's RSA public key, checked against the key policy (RSA, 2048 to
-/// 4096 bits, exponent 65537, canonical DER).
+/// A meter's public key, checked against the key policy: RSA (2048 to 4096
+/// bits, exponent 65537; algorithm 1) or P-256 (named curve, uncompressed
+/// point; algorithm 2), in canonical DER.
 ///
-/// Construct one with `PublicKey.from_pem`, `from_der` or `from_base64`, or
-/// get it from `MeterKey.public_key()`. Equal keys compare equal and hash alike.
+/// Construct one with `PublicKey.from_text` (any key text OpenSSL or pyca
+/// writes), `from_pem`, `from_der` or `from_base64`, or get it from
+/// `MeterKey.public_key()`. Equal keys compare equal and hash alike.
 #[pyclass(frozen, eq, module = "smartmeter", name = "PublicKey")]
 #[derive(PartialEq)]
 struct PyPublicKey(sm::PublicKey);
 
 #[pymethods]
 impl PyPublicKey {
-    /// Parses a `-----BEGIN PUBLIC KEY-----` PEM document (SubjectPublicKeyInfo).
+    /// Parses key text as OpenSSL and pyca/cryptography write it: a
+    /// `-----BEGIN PUBLIC KEY-----` PEM document, or base64 of the DER on one
+    /// line or wrapped at 64 columns; LF or CRLF line endings, the last one
+    /// optional; at most 8192 bytes.
+    ///
+    /// Raises InvalidKey (`malformed_key_text`, `key_text_too_large`, or a
+    /// key policy code).
+    #[staticmethod]
+    fn from_text(data: Text) -> Result<Self, Error> {
+        Ok(Self(sm::PublicKey::from_text(&data.as_str())?))
+    }
+
+    /// Parses a `-----BEGIN PUBLIC KEY-----` PEM document (SubjectPublicKeyInfo),
+    /// in the PEM form `from_text` accepts.
     ///
     /// Raises InvalidKey.
     #[staticmethod]
@@ -229,17 +246,40 @@ impl PyPublicKey {
         self.0.key_id().to_string()
     }
 
-    /// The modulus length in bits.
+    /// The key size in bits: the RSA modulus length, or 256 for P-256.
     #[getter]
     fn bits(&self) -> usize {
         self.0.bits()
     }
 
+    /// The kind of key: `"rsa2048"`, `"rsa3072"`, ... or `"p256"`.
+    #[getter]
+    fn spec(&self) -> String {
+        self.0.spec().to_string()
+    }
+
+    /// The algorithm id this key signs with: 1 (RSA) or 2 (P-256).
+    #[getter]
+    fn algorithm(&self) -> u8 {
+        self.0.algorithm().id()
+    }
+
+    /// Length in bytes of every signature made with this key (256 for
+    /// RSA-2048, 64 for P-256).
+    #[getter]
+    fn signature_len(&self) -> usize {
+        self.0.signature_len()
+    }
+
     /// Verifies a signed reading against this key and returns the verified
     /// reading.
     ///
-    /// Raises KeyMismatch when the reading names another key, InvalidSignature
-    /// when the signature does not verify. Releases the GIL while verifying.
+    /// Raises InvalidKey when the reading names another key and carries a key
+    /// outside the key policy (that check comes first, docs/spec.md section
+    /// 9), KeyMismatch when it names another key, InvalidSignature when the
+    /// signature is not accepted (`invalid_signature`, and for P-256
+    /// `high_s` or `der_signature`; `algorithm_mismatch` when the reading's
+    /// algorithm is not the key's). Releases the GIL while verifying.
     fn verify(
         &self,
         py: Python<'_>,
@@ -258,14 +298,15 @@ impl PyPublicKey {
 
     fn __repr__(&self) -> String {
         format!(
-            "PublicKey(key_id='{}', bits={})",
+            "PublicKey(key_id='{}', spec='{}', bits={})",
             self.0.key_id(),
+            self.0.spec(),
             self.0.bits()
         )
     }
 }
 
-/// A meter's RSA private key: signs readings.
+/// A meter's private key, RSA or P-256: signs readings.
 ///
 /// In production this key lives in the meter's secure hardware; this class
 /// serves provisioning lines, test benches and vendor tooling. Its repr never
@@ -277,12 +318,31 @@ struct PyMeterKey(sm::MeterKey);
 impl PyMeterKey {
     /// Generates a new key with the operating system's RNG.
     ///
-    /// Raises InvalidKey for a size outside 2048..=4096 bits (code
-    /// `unsupported_key_size`) or when generation fails. Releases the GIL.
+    /// `generate()` and `generate(bits)` make an RSA key (2048 bits by
+    /// default); `generate(algorithm="p256")` a P-256 key. `algorithm` is
+    /// `"rsa"` (the size from `bits`), `"p256"`, or a key spec with its size
+    /// such as `"rsa3072"`; `bits` goes with `"rsa"` only (TypeError
+    /// otherwise).
+    ///
+    /// Raises InvalidKey for an RSA size outside 2048..=4096 bits (code
+    /// `unsupported_key_size`), an unknown algorithm (`unsupported_key_spec`),
+    /// or when generation fails. Releases the GIL.
     #[staticmethod]
-    #[pyo3(signature = (bits = 2048))]
-    fn generate(py: Python<'_>, bits: usize) -> Result<Self, Error> {
-        Ok(Self(py.detach(|| sm::MeterKey::generate(bits))?))
+    #[pyo3(signature = (bits = None, *, algorithm = "rsa"))]
+    fn generate(py: Python<'_>, bits: Option<usize>, algorithm: &str) -> PyResult<Self> {
+        let spec = match (algorithm, bits) {
+            ("rsa", bits) => sm::KeySpec::Rsa(bits.unwrap_or(sm::KeySpec::RSA2048.bits())),
+            (name, None) => name.parse().map_err(Error::from)?,
+            (name, Some(_)) => {
+                return Err(PyTypeError::new_err(format!(
+                    "bits goes with algorithm=\"rsa\" only, not with algorithm={name:?}"
+                )));
+            }
+        };
+        Ok(Self(
+            py.detach(|| sm::MeterKey::generate_spec(spec))
+                .map_err(Error::from)?,
+        ))
     }
 
     /// Parses an unencrypted PKCS#8 `-----BEGIN PRIVATE KEY-----` PEM document.
@@ -322,11 +382,26 @@ impl PyMeterKey {
         self.0.key_id().to_string()
     }
 
-    /// Signs a reading (RSASSA-PKCS1-v1_5, SHA-256, over the canonical
-    /// message). Deterministic: the same key and values give the same bytes.
+    /// The kind of key: `"rsa2048"`, `"rsa3072"`, ... or `"p256"`.
+    #[getter]
+    fn spec(&self) -> String {
+        self.0.public_key().spec().to_string()
+    }
+
+    /// The algorithm id this key signs with: 1 (RSA) or 2 (P-256).
+    #[getter]
+    fn algorithm(&self) -> u8 {
+        self.0.public_key().algorithm().id()
+    }
+
+    /// Signs a reading over the canonical message with the key's algorithm:
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (RSA), or ECDSA P-256 with SHA-256 as
+    /// 64 bytes of r and s with low S (P-256). Deterministic (P-256 with
+    /// RFC 6979 nonces): the same key and values give the same bytes.
     ///
     /// Every value is an integer from 0 to 2**64-1 (else OverflowError).
-    /// Raises SigningError if the RSA operation fails. Releases the GIL.
+    /// Raises SigningError if the private-key operation fails. Releases the
+    /// GIL.
     #[pyo3(signature = (*, sequence, timestamp_ms, wh_imported, wh_exported))]
     fn sign(
         &self,
@@ -346,7 +421,11 @@ impl PyMeterKey {
     }
 
     fn __repr__(&self) -> String {
-        format!("MeterKey(key_id='{}')", self.0.key_id())
+        format!(
+            "MeterKey(key_id='{}', spec='{}')",
+            self.0.key_id(),
+            self.0.public_key().spec()
+        )
     }
 }
 
@@ -361,10 +440,11 @@ struct PySignedReading(sm::SignedReading);
 
 #[pymethods]
 impl PySignedReading {
-    /// Parses the JSON wire form (`str` or UTF-8 `bytes`), strictly.
+    /// Parses the JSON wire form (`str` or UTF-8 `bytes`), strictly. The
+    /// carried public key is kept as bytes; `public_key` and `verify` parse
+    /// it when they need it.
     ///
-    /// Raises MalformedReading (shape, size, base64, version, algorithm) or
-    /// InvalidKey (the carried public key).
+    /// Raises MalformedReading (shape, size, base64, version, algorithm).
     #[staticmethod]
     fn from_json(data: Text) -> Result<Self, Error> {
         Ok(Self(sm::SignedReading::from_json(data.as_bytes())?))
@@ -404,17 +484,21 @@ impl PySignedReading {
         self.0.reading().wh_exported
     }
 
-    /// The signature algorithm id (1: RSASSA-PKCS1-v1_5 with SHA-256).
+    /// The signature algorithm id (1: RSASSA-PKCS1-v1_5 with SHA-256; 2:
+    /// ECDSA P-256 with SHA-256).
     #[getter]
     fn algorithm(&self) -> u8 {
         self.0.algorithm().id()
     }
 
-    /// The public key the reading carries; whether it belongs to a
-    /// registered meter is for the verifier to decide.
+    /// The public key the reading carries, parsed with the key policy;
+    /// whether it belongs to a registered meter is for the verifier to
+    /// decide.
+    ///
+    /// Raises InvalidKey when the carried key is outside the key policy.
     #[getter]
-    fn public_key(&self) -> PyPublicKey {
-        PyPublicKey(self.0.public_key().clone())
+    fn public_key(&self) -> Result<PyPublicKey, Error> {
+        Ok(PyPublicKey(self.0.carried_key()?))
     }
 
     /// The id of the carried public key (64 lowercase hex digits).

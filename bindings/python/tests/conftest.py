@@ -26,6 +26,7 @@ def load_vectors(name: str) -> list[dict[str, Any]]:
 
 VALID = load_vectors("valid.json")
 INVALID = load_vectors("invalid.json")
+KEY_TEXT = load_vectors("key_text.json")
 POLICY = load_vectors("policy.json")
 
 

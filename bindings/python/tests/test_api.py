@@ -92,8 +92,8 @@ def test_generate_and_key_round_trips() -> None:
 
 
 def test_reprs_show_no_private_material(vector_key: smartmeter.MeterKey) -> None:
-    assert repr(vector_key) == f"MeterKey(key_id='{vector_key.key_id}')"
-    assert "bits=2048" in repr(vector_key.public_key())
+    assert repr(vector_key) == f"MeterKey(key_id='{vector_key.key_id}', spec='rsa2048')"
+    assert "spec='rsa2048', bits=2048" in repr(vector_key.public_key())
     assert "sequence=1" in repr(vector_key.sign(**READING))
 
 
@@ -112,6 +112,48 @@ def test_generate_rejects_unsupported_sizes(bits: int) -> None:
     with pytest.raises(smartmeter.InvalidKey) as raised:
         smartmeter.MeterKey.generate(bits=bits)
     assert raised.value.code == "unsupported_key_size"
+    with pytest.raises(smartmeter.InvalidKey) as raised:
+        smartmeter.MeterKey.generate(algorithm=f"rsa{bits}")
+    assert raised.value.code == "unsupported_key_size"
+
+
+def test_generate_p256_signs_64_byte_low_s_signatures() -> None:
+    key = smartmeter.MeterKey.generate(algorithm="p256")
+    assert (key.spec, key.algorithm) == ("p256", 2)
+    assert repr(key) == f"MeterKey(key_id='{key.key_id}', spec='p256')"
+    public = key.public_key()
+    assert (public.spec, public.algorithm, public.bits, public.signature_len) == ("p256", 2, 256, 64)
+    assert repr(public) == f"PublicKey(key_id='{key.key_id}', spec='p256', bits=256)"
+    assert len(public.to_der()) == 91
+    signed = key.sign(**READING)
+    assert (signed.algorithm, len(signed.signature)) == (2, 64)
+    assert signed == key.sign(**READING), "RFC 6979: deterministic"
+    assert signed.to_json().startswith('{"version":1,"algorithm":2,')
+    verified = public.verify(smartmeter.SignedReading.from_json(signed.to_json()))
+    assert (verified.algorithm, verified.wh_imported) == (2, 1200)
+    again = smartmeter.MeterKey.from_pem(key.to_pem())
+    assert again.key_id == key.key_id and again.sign(**READING) == signed
+    assert smartmeter.MeterKey.from_der(key.to_der()).key_id == key.key_id
+    assert smartmeter.PublicKey.from_text(public.to_pem()) == public
+    # The two kinds of key refuse each other's readings.
+    rsa = smartmeter.MeterKey.generate()
+    assert (rsa.spec, rsa.algorithm, rsa.public_key().signature_len) == ("rsa2048", 1, 256)
+    with pytest.raises(smartmeter.KeyMismatch):
+        rsa.public_key().verify(signed)
+
+
+def test_generate_names_the_kind_of_key() -> None:
+    assert smartmeter.MeterKey.generate(2048).spec == "rsa2048"
+    assert smartmeter.MeterKey.generate(algorithm="rsa").spec == "rsa2048"
+    assert smartmeter.MeterKey.generate(algorithm="rsa2048").spec == "rsa2048"
+    for bad in ("p384", "ed25519", "RSA", "", "rsa 2048"):
+        with pytest.raises(smartmeter.InvalidKey) as raised:
+            smartmeter.MeterKey.generate(algorithm=bad)
+        assert raised.value.code == "unsupported_key_spec", bad
+    with pytest.raises(TypeError, match="bits goes with algorithm=\"rsa\" only"):
+        smartmeter.MeterKey.generate(256, algorithm="p256")
+    with pytest.raises(TypeError):
+        smartmeter.MeterKey.generate(2048, "p256")  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize("bad", [-1, 2**64, 2**200])
@@ -157,14 +199,19 @@ PRIVATE_PEM: str = VALID[0]["private_key_pem"]
 WIRE: str = VALID[0]["json"]
 
 BAD_INPUTS: list[tuple[str, Callable[[], object], type[BaseException], str | None]] = [
-    ("public pem: garbage", lambda: smartmeter.PublicKey.from_pem("garbage"), smartmeter.InvalidKey, "malformed_key"),
-    ("public pem: empty", lambda: smartmeter.PublicKey.from_pem(""), smartmeter.InvalidKey, "malformed_key"),
-    ("public pem: a private key", lambda: smartmeter.PublicKey.from_pem(PRIVATE_PEM), smartmeter.InvalidKey, "malformed_key"),
-    ("public pem: not utf-8", lambda: smartmeter.PublicKey.from_pem(b"\xff\xfe"), smartmeter.InvalidKey, "malformed_key"),
-    ("public pem: 1 MB", lambda: smartmeter.PublicKey.from_pem("A" * 1_000_000), smartmeter.InvalidKey, "malformed_key"),
+    ("public pem: garbage", lambda: smartmeter.PublicKey.from_pem("garbage"), smartmeter.InvalidKey, "malformed_key_text"),
+    ("public pem: empty", lambda: smartmeter.PublicKey.from_pem(""), smartmeter.InvalidKey, "malformed_key_text"),
+    ("public pem: a private key", lambda: smartmeter.PublicKey.from_pem(PRIVATE_PEM), smartmeter.InvalidKey, "malformed_key_text"),
+    ("public pem: not utf-8", lambda: smartmeter.PublicKey.from_pem(b"\xff\xfe"), smartmeter.InvalidKey, "malformed_key_text"),
+    ("public pem: 1 MB", lambda: smartmeter.PublicKey.from_pem("A" * 1_000_000), smartmeter.InvalidKey, "key_text_too_large"),
+    ("public text: garbage", lambda: smartmeter.PublicKey.from_text("garbage"), smartmeter.InvalidKey, "malformed_key_text"),
+    ("public text: not utf-8", lambda: smartmeter.PublicKey.from_text(b"\xff\xfe"), smartmeter.InvalidKey, "malformed_key_text"),
+    ("public text: 1 MB", lambda: smartmeter.PublicKey.from_text(" " * 1_000_000), smartmeter.InvalidKey, "key_text_too_large"),
+    ("public text: not a key", lambda: smartmeter.PublicKey.from_text("AAAA"), smartmeter.InvalidKey, "malformed_key"),
+    ("public text: int", lambda: smartmeter.PublicKey.from_text(42), TypeError, None),  # type: ignore[arg-type]
     ("public der: empty", lambda: smartmeter.PublicKey.from_der(b""), smartmeter.InvalidKey, "malformed_key"),
     ("public der: 1 MB", lambda: smartmeter.PublicKey.from_der(b"0" * 1_000_000), smartmeter.InvalidKey, "malformed_key"),
-    ("public base64: not base64", lambda: smartmeter.PublicKey.from_base64("!!"), smartmeter.InvalidKey, "malformed_key"),
+    ("public base64: not base64", lambda: smartmeter.PublicKey.from_base64("!!"), smartmeter.InvalidKey, "malformed_key_text"),
     ("public pem: int", lambda: smartmeter.PublicKey.from_pem(42), TypeError, None),  # type: ignore[arg-type]
     ("public der: str", lambda: smartmeter.PublicKey.from_der("MIIB"), TypeError, None),  # type: ignore[arg-type]
     ("private pem: a public key", lambda: smartmeter.MeterKey.from_pem(PUBLIC_PEM), smartmeter.InvalidKey, "malformed_key"),

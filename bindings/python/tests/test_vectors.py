@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 import smartmeter
-from conftest import INVALID, VALID, spec_table
+from conftest import INVALID, KEY_TEXT, VALID, spec_table
 
 FIELDS = ("sequence", "timestamp_ms", "wh_imported", "wh_exported")
 
@@ -104,16 +106,45 @@ def test_invalid_vector_raises_its_code(case: dict[str, Any]) -> None:
     with pytest.raises(EXCEPTION_OF_FAMILY[FAMILY_OF_CODE[code]]) as raised:
         run_invalid(case)
     assert raised.value.code == code
-    # The two verification codes have a class each.
-    assert isinstance(raised.value, smartmeter.InvalidSignature) == (code == "invalid_signature")
+    # Of the verification codes, key_mismatch has its own class; every other
+    # one (invalid_signature, high_s, der_signature, algorithm_mismatch) is
+    # an InvalidSignature, as pyca/cryptography raises for any refused signature.
+    verify_family = FAMILY_OF_CODE[code] == "verify"
+    assert isinstance(raised.value, smartmeter.InvalidSignature) == (verify_family and code != "key_mismatch")
     assert isinstance(raised.value, smartmeter.KeyMismatch) == (code == "key_mismatch")
     assert isinstance(raised.value, smartmeter.SmartMeterError)
     assert isinstance(raised.value, ValueError)
     assert str(raised.value), "every error has a message"
 
 
+@pytest.mark.parametrize("case", KEY_TEXT, ids=[c["name"] for c in KEY_TEXT])
+def test_key_text_vector_is_accepted_or_refused(case: dict[str, Any]) -> None:
+    for text in (case["input"], case["input"].encode()):
+        if "key_id" in case:
+            assert smartmeter.PublicKey.from_text(text).key_id == case["key_id"]
+        else:
+            code = case["expected_error"]
+            with pytest.raises(EXCEPTION_OF_FAMILY[FAMILY_OF_CODE[code]]) as raised:
+                smartmeter.PublicKey.from_text(text)
+            assert raised.value.code == code
+
+
+def test_a_carried_key_outside_the_policy_is_reported_when_needed() -> None:
+    # Parsing keeps the carried key's bytes; its policy error comes from
+    # `.public_key` and from `verify` against another meter's key.
+    case = next(c for c in INVALID if c["name"] == "json-public-key-rsa1024")
+    received = smartmeter.SignedReading.from_json(case["input"])
+    with pytest.raises(smartmeter.InvalidKey) as raised:
+        received.public_key
+    assert raised.value.code == "key_too_small"
+    registered = smartmeter.PublicKey.from_pem(case["registered_public_key_pem"])
+    with pytest.raises(smartmeter.InvalidKey) as raised:
+        registered.verify(received)
+    assert raised.value.code == "key_too_small"
+
+
 def test_every_vector_code_is_a_core_code() -> None:
-    codes = {c["expected_error"] for c in INVALID}
+    codes = {c["expected_error"] for c in INVALID} | {c["expected_error"] for c in KEY_TEXT if "expected_error" in c}
     assert codes <= set(smartmeter.ERROR_CODES)
     families = {family for _, family, _ in smartmeter.ERROR_CATALOGUE}
     assert set(EXCEPTION_OF_FAMILY) | NOT_RAISED == families
@@ -134,3 +165,48 @@ def test_vectors_are_read_in_place() -> None:
 
     assert VECTORS.parts[-2:] == ("docs", "vectors")
     assert json.loads((VECTORS / "valid.json").read_text())["cases"] == VALID
+
+
+# The order n of P-256 (docs/spec.md section 6.4.1).
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+P256_VALID = [c for c in VALID if int(c["algorithm"]) == 2]
+
+
+def with_signature(case: dict[str, Any], signature: bytes) -> smartmeter.SignedReading:
+    """The case's wire document with another signature."""
+    doc = json.loads(case["json"])
+    doc["signature"] = base64.b64encode(signature).decode()
+    return smartmeter.SignedReading.from_json(json.dumps(doc, separators=(",", ":")))
+
+
+@pytest.mark.parametrize("case", P256_VALID, ids=[c["name"] for c in P256_VALID])
+def test_a_high_s_resend_and_a_der_signature_are_refused_with_their_codes(case: dict[str, Any]) -> None:
+    # The two refusals the test command must never lose (issue 12), built
+    # here from each P-256 vector with Python integers and pyca's DER encoder.
+    registered = smartmeter.PublicKey.from_pem(case["public_key_pem"])
+    signature = bytes.fromhex(case["signature_hex"])
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    assert 1 <= s <= (P256_ORDER - 1) // 2, "the vector is low S"
+    registered.verify(with_signature(case, signature))
+
+    twin = signature[:32] + (P256_ORDER - s).to_bytes(32, "big")
+    with pytest.raises(smartmeter.InvalidSignature) as raised:
+        registered.verify(with_signature(case, twin))
+    assert raised.value.code == "high_s"
+
+    with pytest.raises(smartmeter.InvalidSignature) as raised:
+        registered.verify(with_signature(case, encode_dss_signature(r, s)))
+    assert raised.value.code == "der_signature"
+
+    names = {c["name"]: c["expected_error"] for c in INVALID}
+    assert names["json-p256-high-s"] == "high_s"
+    assert names["json-p256-der-signature"] == "der_signature"
+
+
+@pytest.mark.parametrize("case", P256_VALID, ids=[c["name"] for c in P256_VALID])
+def test_p256_vectors_are_p256_keys(case: dict[str, Any]) -> None:
+    key = smartmeter.MeterKey.from_pem(case["private_key_pem"])
+    assert (key.spec, key.algorithm) == ("p256", 2)
+    public = key.public_key()
+    assert (public.spec, public.algorithm, public.bits, public.signature_len) == ("p256", 2, 256, 64)
+    assert len(public.to_der()) == 91

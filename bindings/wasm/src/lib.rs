@@ -33,10 +33,13 @@
 //! workspace denies `unwrap`, `expect`, `panic` and indexing).
 //!
 //! With the `sign` feature (test tooling only) the module also exports
-//! `generateKey`, `publicKeyOf` and `signReading`.
+//! `generateKey`, `publicKeyOf` and `signReading`; with the `bench` feature
+//! (`scripts/bench-wasm.sh` only) `BenchVerifiers`.
 
 mod audit;
 mod batch;
+#[cfg(feature = "bench")]
+mod bench;
 mod js;
 #[cfg(feature = "sign")]
 mod sign;
@@ -49,6 +52,8 @@ use wasm_bindgen::prelude::*;
 
 pub use audit::audit_history;
 pub use batch::{ReadingsVerifier, verify_readings};
+#[cfg(feature = "bench")]
+pub use bench::BenchVerifiers;
 #[cfg(feature = "sign")]
 pub use sign::{generate_key, public_key_of, sign_reading};
 
@@ -73,7 +78,7 @@ export interface WireReading {
 
 /** The measured values and the key of a canonical message. */
 export interface CanonicalMessage {
-  /** Signature algorithm id (1: RSASSA-PKCS1-v1_5 with SHA-256). */
+  /** Signature algorithm id (1: RSASSA-PKCS1-v1_5 with SHA-256; 2: ECDSA P-256 with SHA-256). */
   algorithm: number;
   /** Key id: SHA-256 of the key's SubjectPublicKeyInfo DER, 64 lowercase hex digits. */
   keyId: string;

@@ -240,7 +240,9 @@ fn btoa(bytes: &[u8]) -> String {
 /// `invalid_signature`, and accept the untouched one.
 #[wasm_bindgen_test]
 async fn both_checkers_refuse_signatures_at_the_edges_of_rsa() {
-    for c in cases(VALID) {
+    // P-256's edges (r or s zero or n, high S, DER, lengths) are vectors of
+    // invalid.json, which the test above runs through both checkers.
+    for c in cases(VALID).into_iter().filter(|c| c["algorithm"] == 1) {
         let name = text(&c, "name");
         let wire: Value = serde_json::from_str(text(&c, "json")).expect("json");
         let signature = atob(text(&wire, "signature"));

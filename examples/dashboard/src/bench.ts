@@ -9,17 +9,84 @@
 //   WebCrypto), from objects as the dashboard passes them and from text;
 // - the pure fallback: verifyReadings with backend "pure", and the one-by-one
 //   verifyReading the dashboard used before;
+// - per key size (the vectors' RSA-2048, 3072, 4096): verifyReading,
+//   canonicalBytes, WebCrypto, and in packages built with the `bench`
+//   feature the core's portable verifier against the `rsa` crate's;
 // - the chart at 500,000 points: series, first draw, zoomed redraw.
 //
 // Each phase is a separate call, so that the driver can read the CPU time
 // Chromium spent on it from /proc.
 
+import * as wasm from "smartmeter-wasm";
 import init, { canonicalBytes, verifyReading, verifyReadings, type WireReading } from "smartmeter-wasm";
 
 import { EnergyChart } from "./chart";
 import { EntryStore, buildSeries } from "./series";
 
 const ALG = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as const;
+
+/** A vector case, for the per-key-size figures. */
+interface Case {
+  name: string;
+  key_bits: number;
+  json: string;
+  public_key_der_base64: string;
+  signature_hex: string;
+}
+
+/** `BenchVerifiers`, exported by packages built with the `bench` feature (scripts/bench-wasm.sh). */
+type BenchVerifiers = new (json: string) => {
+  pure(times: number): boolean;
+  rsaCrate(times: number): boolean;
+  free(): void;
+};
+// Looked up at run time: production packages do not export it.
+const Backends = Reflect.get(wasm, "BenchVerifiers") as BenchVerifiers | undefined;
+
+function hexBytes(hex: string): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** Per key size: the one-by-one path, parsing alone, WebCrypto, and the two RSA verifiers inside wasm. */
+async function perKey(cases: Case[], seconds: number): Promise<Record<string, number | string>[]> {
+  const results: Record<string, number | string>[] = [];
+  for (const c of cases) {
+    const data = new Uint8Array(canonicalBytes(c.json));
+    const signature = hexBytes(c.signature_hex);
+    const key = await crypto.subtle.importKey("spki", base64(c.public_key_der_base64), ALG, false, ["verify"]);
+    if (!(await crypto.subtle.verify(ALG, key, signature, data))) throw new Error(`${c.name}: WebCrypto rejects`);
+    const one = (f: () => unknown) => () => {
+      f();
+      return 1;
+    };
+    const result: Record<string, number | string> = {
+      name: c.name,
+      keyBits: c.key_bits,
+      verifyReading: (await rate(seconds, one(() => verifyReading(c.json, c.public_key_der_base64)))).perSecond,
+      canonicalBytes: (await rate(seconds, one(() => canonicalBytes(c.json)))).perSecond,
+      webCrypto: (
+        await rate(seconds, async () => {
+          if (!(await crypto.subtle.verify(ALG, key, signature, data))) throw new Error("rejected");
+          return 1;
+        })
+      ).perSecond,
+    };
+    if (Backends) {
+      const backends = new Backends(c.json);
+      const batch = (verify: (times: number) => boolean) => () => {
+        if (!verify(10)) throw new Error(`${c.name}: a backend rejects`);
+        return 10;
+      };
+      result.pure = (await rate(seconds, batch((n) => backends.pure(n)))).perSecond;
+      result.rsaCrate = (await rate(seconds, batch((n) => backends.rsaCrate(n)))).perSecond;
+      backends.free();
+    }
+    results.push(result);
+  }
+  return results;
+}
 
 interface Setup {
   /** Distinct signed readings (JSON text) of one meter. */
@@ -177,6 +244,7 @@ async function chartBench(n: number): Promise<Record<string, number>> {
 
 declare global {
   interface Window {
+    benchPerKey: typeof perKey;
     benchPrepare: typeof prepare;
     benchPhase: (name: string, seconds: number) => Promise<unknown>;
     benchReady: boolean;
@@ -186,6 +254,7 @@ declare global {
 const wasmParam = new URLSearchParams(location.search).get("wasm") ?? "smartmeter_wasm_bg.wasm";
 await init({ module_or_path: new URL(wasmParam, document.baseURI) });
 window.benchPrepare = prepare;
+window.benchPerKey = perKey;
 window.benchPhase = (name, seconds) => {
   const phase = phases[name];
   if (!phase) throw new Error(`no phase ${name}`);

@@ -7,7 +7,7 @@
 // wall-clock rates.
 //
 //   node test/bench.mjs [--seconds 3] [--readings 4000] [--json out.json] [--markdown out.md]
-//                       [--size-note "text"]
+//                       [--size-note "text"] [--size-of production.wasm]
 //
 // Needs dist/ (node build.mjs). scripts/bench-wasm.sh builds everything,
 // runs this and writes the "WASM" section of docs/performance.md.
@@ -30,6 +30,7 @@ const { values } = parseArgs({
     json: { type: "string" },
     markdown: { type: "string" },
     "size-note": { type: "string", default: "" },
+    "size-of": { type: "string" },
   },
 });
 const here = dirname(fileURLToPath(import.meta.url));
@@ -52,7 +53,8 @@ const readings = await presignDay({
 });
 console.error(`pre-signed ${readings.length} readings in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
-const wasmFile = join(here, "../dist/smartmeter_wasm_bg.wasm");
+// The production .wasm (scripts/bench-wasm.sh runs the page with a `bench` build).
+const wasmFile = values["size-of"] ?? join(here, "../dist/smartmeter_wasm_bg.wasm");
 const wasmBytes = readFileSync(wasmFile);
 const size = { raw: wasmBytes.length, gzip: gzipSync(wasmBytes, { level: 9 }).length };
 
@@ -113,6 +115,11 @@ try {
   await page.goto(`${url}bench.html`);
   await page.waitForFunction(() => window.benchReady === true);
   await page.evaluate((s) => window.benchPrepare(s), { readings, key: vector.public_key_der_base64 });
+  // Per key size, from the vectors.
+  const cases = JSON.parse(readFileSync(join(root, "docs/vectors/valid.json"), "utf8")).cases;
+  const picked = ["rsa2048-basic", "rsa3072", "rsa4096"].map((n) => cases.find((c) => c.name === n));
+  const perKey = await page.evaluate(([c, s]) => window.benchPerKey(c, s), [picked, seconds]);
+  console.error(`per key: ${JSON.stringify(perKey)}`);
   const results = {};
   for (const phase of ["webCryptoAll", "webCryptoOneByOne", "verifyReadingsObjects", "verifyReadingsText", "verifyReadingsPure", "verifyReadingOneByOne", "chart500k"]) {
     const cpu0 = treeCpu(pid);
@@ -131,7 +138,7 @@ try {
       return "unknown CPU";
     }
   })();
-  const report = { date: new Date().toISOString().slice(0, 10), browser: `Chromium ${browser.version()}`, cpu: cpuInfo, seconds, readings: count, size, results };
+  const report = { date: new Date().toISOString().slice(0, 10), browser: `Chromium ${browser.version()}`, cpu: cpuInfo, seconds, readings: count, size, results, perKey };
   const f = (n) => Math.round(n).toLocaleString("en-US");
   const r = results;
   const ratio = r.verifyReadingsObjects.perSecond / r.webCryptoAll.perSecond;
@@ -153,11 +160,24 @@ try {
       `${(r.verifyReadingsPure.perSecond / 1800).toFixed(2)}x the 1,800/s that issue 14 measured for the old main-thread path (target 2x), ` +
       `and ${(r.verifyReadingsPure.perSecond / r.verifyReadingOneByOne.perSecond).toFixed(2)}x that path measured in this run.`,
     "",
+    "Per key size, one reading at a time, the vectors' keys: `verifyReading` (strict parse, the registered key's text parsed",
+    "with the key policy, the signature checked by the core's portable pure-Rust verifier), `canonicalBytes` (parsing alone),",
+    "and WebCrypto one at a time on precomputed bytes. With the `bench` feature the page also times the signature check alone",
+    "inside wasm, key prepared once: the core's portable verifier (e = 65537, variable time) and the `rsa` crate's constant-time",
+    "verify that it replaced.",
+    "",
+    "| key | `verifyReading`/s | `canonicalBytes`/s | WebCrypto/s | pure verifier/s | `rsa` crate/s | pure / `rsa` crate |",
+    "|---|---|---|---|---|---|---|",
+    ...perKey.map(
+      (k) =>
+        `| RSA-${k.keyBits} | ${f(k.verifyReading)} | ${f(k.canonicalBytes)} | ${f(k.webCrypto)} | ${k.pure === undefined ? "–" : f(k.pure)} | ${k.rsaCrate === undefined ? "–" : f(k.rsaCrate)} | ${k.pure === undefined ? "–" : (k.pure / k.rsaCrate).toFixed(2)} |`,
+    ),
+    "",
     `Chart at ${f(r.chart500k.points)} points (uPlot, min/max per pixel for a 1,200 px plot): series built in ${r.chart500k.seriesMs.toFixed(0)} ms, ` +
       `first draw ${r.chart500k.firstDrawMs.toFixed(0)} ms, a zoomed redraw ${r.chart500k.zoomMedianMs.toFixed(0)} ms (median of 10), ` +
       `back to the whole range ${r.chart500k.resetMs.toFixed(0)} ms; ${f(r.chart500k.drawnPoints)} points drawn.`,
     "",
-    `Size of \`smartmeter_wasm_bg.wasm\` as the dashboard serves it: **${f(size.raw)} bytes raw, ${f(size.gzip)} bytes gzipped** (zlib, level 9)${values["size-note"] ? `; ${values["size-note"]}` : "."}`,
+    `Size of \`smartmeter_wasm_bg.wasm\` as the dashboard serves it (the production build, without the \`bench\` feature): **${f(size.raw)} bytes raw, ${f(size.gzip)} bytes gzipped** (zlib, level 9)${values["size-note"] ? `; ${values["size-note"]}` : "."}`,
   ].join("\n");
   console.log(md);
   if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2));

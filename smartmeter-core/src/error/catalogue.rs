@@ -21,7 +21,7 @@ use core::str::FromStr;
 pub enum Family {
     /// Decoding the canonical bytes of a reading (spec section 5.2).
     Decode,
-    /// Parsing a public key and applying the key policy (spec section 6.2).
+    /// Parsing a public key and applying the key policy (spec sections 6.2 and 6.4.2).
     Key,
     /// Generating a key (tooling; spec section 6.2).
     Keygen,
@@ -29,7 +29,7 @@ pub enum Family {
     Wire,
     /// Parsing the text form of a key id (spec section 4).
     KeyId,
-    /// Verifying a signature (spec section 9, steps 12 to 14).
+    /// Verifying a signature (spec section 9, steps 12 to 15).
     Verify,
     /// Producing a signature.
     Sign,
@@ -142,21 +142,31 @@ catalogue! {
     UnsupportedVersion = "unsupported_version", Decode,
         "Format version is not 1.";
     UnsupportedAlgorithm = "unsupported_algorithm", Decode,
-        "Algorithm id is not 1.";
+        "Algorithm id is not 1 or 2.";
     MalformedKey = "malformed_key", Key,
-        "Not a well-formed key in a supported format (bad DER, PEM, label, base64 of a key given on its own, non-canonical DER, oversize input).";
+        "The key's DER is not the canonical DER of an accepted public key or is longer than 1024 bytes, an RSA modulus is even, or a P-256 point is not on the curve.";
     UnsupportedKeyType = "unsupported_key_type", Key,
-        "Key is not an `rsaEncryption` key.";
+        "Key is neither an `rsaEncryption` nor an `id-ecPublicKey` key.";
     KeyTooSmall = "key_too_small", Key,
         "Modulus shorter than 2048 bits.";
     KeyTooLarge = "key_too_large", Key,
         "Modulus longer than 4096 bits.";
     UnsupportedExponent = "unsupported_exponent", Key,
         "Public exponent is not 65537.";
+    UnsupportedCurve = "unsupported_curve", Key,
+        "An `id-ecPublicKey` key whose parameters are not the named curve `prime256v1` (another curve, or explicit or implicit parameters).";
+    CompressedPoint = "compressed_point", Key,
+        "A P-256 key whose point is compressed; only the uncompressed point (65 bytes, first byte 0x04) is accepted.";
+    KeyTextTooLarge = "key_text_too_large", Key,
+        "Key text is longer than 8192 bytes.";
+    MalformedKeyText = "malformed_key_text", Key,
+        "Key text is not one of the accepted forms (PEM `PUBLIC KEY` or canonical base64 of the DER, in the layouts OpenSSL writes).";
     UnsupportedKeySize = "unsupported_key_size", Keygen,
         "A key of a size outside 2048..=4096 bits was requested.";
     KeyGenerationFailed = "key_generation_failed", Keygen,
         "The random number generator or the prime search failed.";
+    UnsupportedKeySpec = "unsupported_key_spec", Keygen,
+        "A key was requested by a name other than `p256` or `rsa` followed by a size in bits (such as `rsa2048`).";
     ReadingTooLarge = "reading_too_large", Wire,
         "Wire document longer than 4096 bytes.";
     MalformedJson = "malformed_json", Wire,
@@ -167,8 +177,14 @@ catalogue! {
         "Text given as a key id is not 64 hexadecimal digits.";
     KeyMismatch = "key_mismatch", Verify,
         "The reading names a different key than the one it is verified with.";
+    AlgorithmMismatch = "algorithm_mismatch", Verify,
+        "The reading's algorithm is not the one of the key it is verified with (1 for RSA keys, 2 for P-256 keys).";
     InvalidSignature = "invalid_signature", Verify,
-        "The signature has the wrong length or does not verify.";
+        "The signature has the wrong length, its r or s is out of range (algorithm 2), or it does not verify.";
+    DerSignature = "der_signature", Verify,
+        "An algorithm 2 signature in DER (ASN.1) form: only the 64 bytes of r and s are accepted.";
+    HighS = "high_s", Verify,
+        "An algorithm 2 signature whose s is above (n-1)/2: signers normalise to low S, so each reading has one valid signature.";
     SigningFailed = "signing_failed", Sign,
         "The private-key operation failed (for example, the RNG used for blinding).";
     StaleSequence = "stale_sequence", Policy,

@@ -94,34 +94,28 @@ pub fn not_a_reading(what: &str) -> FfiError {
     .into()
 }
 
-/// Parses a public key given as text: PEM (`-----BEGIN PUBLIC KEY-----`) or
-/// canonical padded base64 of the SubjectPublicKeyInfo DER, as the read
-/// API's `public_key` members carry it.
-///
-/// The one place where bindings turn key text into a key. It calls
-/// [`PublicKey::from_pem`] or [`PublicKey::from_base64`] until
-/// `PublicKey::from_text` (issue 9, item 5) is on `main`; then this becomes
-/// that one call.
+/// Parses a public key given as text, in the forms [`PublicKey::from_text`]
+/// accepts: PEM, or canonical padded base64 of the SubjectPublicKeyInfo DER
+/// (as the read API's `public_key` members carry it).
 ///
 /// # Errors
-/// The [`KeyError`] of the parse, as an [`FfiError`].
+/// The [`KeyError`] of [`PublicKey::from_text`], as an [`FfiError`].
 pub fn key_from_text(text: &str) -> Result<PublicKey, FfiError> {
-    let key = if text.starts_with("-----BEGIN") {
-        PublicKey::from_pem(text)
-    } else {
-        PublicKey::from_base64(text)
-    };
-    Ok(key?)
+    Ok(PublicKey::from_text(text)?)
 }
 
 /// Before copying key text of at least `len` bytes: refuses what is longer
 /// than any key text the core reads.
 ///
 /// # Errors
-/// `malformed_key`, as [`key_from_text`] would.
+/// `key_text_too_large`, as [`key_from_text`] would.
 pub fn check_key_text_len(len: usize) -> Result<(), FfiError> {
     if len > MAX_KEY_TEXT_LEN {
-        return Err(KeyError::Malformed("longer than any accepted public key").into());
+        return Err(KeyError::TextTooLarge {
+            len,
+            max: MAX_KEY_TEXT_LEN,
+        }
+        .into());
     }
     Ok(())
 }

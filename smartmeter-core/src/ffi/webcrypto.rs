@@ -8,15 +8,14 @@
 //! RSASSA-PKCS1-v1_5 the `k`-byte signature, and for ECDSA WebCrypto's own
 //! format is the fixed-size `r || s` that the wire form carries.
 //!
-//! This is the seam for new algorithms: the match in [`for_algorithm`] is
-//! exhaustive, so adding an [`Algorithm`] fails to compile until it says how
-//! WebCrypto checks it, or that WebCrypto cannot (`None`: the core checks
-//! those signatures itself). For ECDSA P-256 with SHA-256 (algorithm 2):
-//! import `{name: "ECDSA", namedCurve: "P-256"}`, verify `{name: "ECDSA",
-//! hash: "SHA-256"}`; every check that is not the signature equation (the
-//! 64-byte length, the low-S rule) stays in the core's
-//! `check_before_signature`, which [`ReadingsVerifier::prepare`](super::ReadingsVerifier::prepare)
-//! applies before anything reaches WebCrypto.
+//! The match in [`for_algorithm`] is exhaustive, so adding an [`Algorithm`]
+//! fails to compile until it says how WebCrypto checks it, or that WebCrypto
+//! cannot (`None`: the core checks those signatures itself). Every check
+//! that is not the signature equation (an RSA signature's length; a P-256
+//! signature's 64 bytes, its DER form refused, its low S) stays in the
+//! core's `check_before_signature`, which
+//! [`ReadingsVerifier::prepare`](super::ReadingsVerifier::prepare) applies
+//! before anything reaches WebCrypto (WebCrypto itself accepts a high S).
 
 use serde::Serialize;
 
@@ -72,15 +71,23 @@ pub const fn for_algorithm(algorithm: Algorithm) -> Option<WebCrypto> {
                 named_curve: None,
             },
         }),
+        Algorithm::EcdsaP256Sha256 => Some(WebCrypto {
+            import: Params {
+                name: "ECDSA",
+                hash: None,
+                named_curve: Some("P-256"),
+            },
+            verify: Params {
+                name: "ECDSA",
+                hash: Some("SHA-256"),
+                named_curve: None,
+            },
+        }),
     }
 }
 
 /// WebCrypto's terms for the signatures of `key`, to import it once before
 /// any reading is prepared.
-///
-/// Every key is an RSA key until ECDSA P-256 (issue 12) adds algorithm 2;
-/// then this is `for_algorithm(key.algorithm())`.
 pub const fn for_key(key: &PublicKey) -> Option<WebCrypto> {
-    let _ = key;
-    for_algorithm(Algorithm::RsaPkcs1v15Sha256)
+    for_algorithm(key.algorithm())
 }

@@ -17,7 +17,9 @@ use smartmeter_core::audit::{
     Conflict, Duplicate, Finding, Gap, Late, RegisterDecrease, TimestampBackwards, audit,
 };
 use smartmeter_core::policy::{Around, Judgement, Policy, Register, Verdict};
-use smartmeter_core::{AuditReport, ErrorCode, MeterKey, Reading, SignedReading, VerifiedReading};
+use smartmeter_core::{
+    AuditReport, ErrorCode, KeySpec, MeterKey, Reading, SignedReading, VerifiedReading,
+};
 
 use super::{Result, T0, seeded};
 
@@ -627,6 +629,31 @@ pub(crate) struct PolicyVectors {
     pub(crate) readme: String,
 }
 
+/// The cases that also run under a P-256 key (algorithm 2), named with a
+/// `p256-` prefix: the history rules do not depend on the algorithm, and
+/// these show it. Because P-256 signing is deterministic (RFC 6979, low S),
+/// an exact re-send has the same signature bytes and is a duplicate.
+const P256_SERIES: [&str; 5] = [
+    "in-order",
+    "late-fill-narrows-gap",
+    "resend-last",
+    "conflicting-resend",
+    "gateway-burst-reversed",
+];
+
+/// Every case with the kind of key that signs it and the name it is
+/// written under: all of them with RSA-2048, [`P256_SERIES`] with P-256.
+fn all_cases() -> Vec<(KeySpec, String, Case)> {
+    let rsa = cases()
+        .into_iter()
+        .map(|c| (KeySpec::RSA2048, c.name.to_string(), c));
+    let p256 = cases()
+        .into_iter()
+        .filter(|c| P256_SERIES.contains(&c.name))
+        .map(|c| (KeySpec::P256, format!("p256-{}", c.name), c));
+    rsa.chain(p256).collect()
+}
+
 /// Signs, replays and audits every case; fails on any disagreement between
 /// a hand-written expectation and the core.
 pub(crate) fn generate() -> Result<PolicyVectors> {
@@ -642,15 +669,28 @@ pub(crate) fn generate() -> Result<PolicyVectors> {
          of 300 s. Findings name readings by step number.\n",
     );
     let mut out = Vec::new();
-    for case in cases() {
-        let label = format!("smartmeters policy vector key: {}", case.name);
-        let key = MeterKey::generate_with_rng(&mut seeded(&label), 2048)
-            .map_err(|e| format!("{}: {e}", case.name))?;
+    let series = all_cases();
+    if series
+        .iter()
+        .filter(|(spec, ..)| *spec == KeySpec::P256)
+        .count()
+        != P256_SERIES.len()
+    {
+        return Err("a P-256 series names a case that does not exist".into());
+    }
+    for (spec, name, case) in series {
+        let label = format!("smartmeters policy vector key: {name}");
+        let key = MeterKey::generate_spec_with_rng(&mut seeded(&label), spec)
+            .map_err(|e| format!("{name}: {e}"))?;
+        let description = match spec {
+            KeySpec::P256 => format!("Under a P-256 key (algorithm 2): {}", case.description),
+            _ => case.description.to_string(),
+        };
         let registered = key.public_key();
         let mut server = Server::default();
         let mut verified = Vec::new();
         let mut steps = Vec::new();
-        write!(readme, "\n### `{}`\n\n{}\n\n", case.name, case.description).map_err(fail)?;
+        write!(readme, "\n### `{name}`\n\n{description}\n\n").map_err(fail)?;
         readme.push_str(
             "| step | sequence | timestamp_ms | wh_imported | wh_exported | expected | note |\n\
              |---|---|---|---|---|---|---|\n",
@@ -663,8 +703,8 @@ pub(crate) fn generate() -> Result<PolicyVectors> {
             let got = Expect::of(server.offer(&policy, &reading, NOW));
             if got != s.expect {
                 return Err(format!(
-                    "policy case {} step {i}: expected {:?}, the core says {got:?}",
-                    case.name, s.expect
+                    "policy case {name} step {i}: expected {:?}, the core says {got:?}",
+                    s.expect
                 ));
             }
             steps.push(json!({
@@ -698,8 +738,7 @@ pub(crate) fn generate() -> Result<PolicyVectors> {
         let report = audit(&verified).map_err(|e| e.to_string())?;
         if report != expected_report {
             return Err(format!(
-                "policy case {}: expected the report\n{}\nthe core says\n{}",
-                case.name,
+                "policy case {name}: expected the report\n{}\nthe core says\n{}",
                 expected_report.to_json(),
                 report.to_json()
             ));
@@ -713,8 +752,8 @@ pub(crate) fn generate() -> Result<PolicyVectors> {
             }
         }
         out.push(json!({
-            "name": case.name,
-            "description": case.description,
+            "name": name,
+            "description": description,
             "public_key_pem": registered.to_pem(),
             "key_id": registered.key_id().to_string(),
             "steps": steps,

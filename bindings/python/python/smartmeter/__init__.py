@@ -2,7 +2,8 @@
 
 The Python face of ``smartmeter-core``, the one implementation of the
 SmartMeters specification (``docs/spec.md``): the canonical bytes a meter
-signs, the key policy, RSASSA-PKCS1-v1_5 with SHA-256, and the JSON wire form.
+signs, the key policy, the two signature algorithms (RSASSA-PKCS1-v1_5 and
+ECDSA P-256, both with SHA-256), and the JSON wire form.
 
 >>> import smartmeter
 >>> key = smartmeter.MeterKey.generate()
@@ -10,6 +11,13 @@ signs, the key policy, RSASSA-PKCS1-v1_5 with SHA-256, and the JSON wire form.
 >>> reading = smartmeter.SignedReading.from_json(signed.to_json())
 >>> key.public_key().verify(reading).wh_imported
 1200
+
+A P-256 key, as the secure elements of many meters hold, signs 64-byte signatures:
+
+>>> p256 = smartmeter.MeterKey.generate(algorithm="p256")
+>>> p256_signed = p256.sign(sequence=1, timestamp_ms=1764000000000, wh_imported=1200, wh_exported=30)
+>>> (p256.spec, p256_signed.algorithm, len(p256_signed.signature))
+('p256', 2, 64)
 
 Every error is a :class:`SmartMeterError` (a ``ValueError``) whose ``.code``
 is the stable error code of the specification.

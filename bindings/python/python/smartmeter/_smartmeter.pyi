@@ -81,7 +81,9 @@ class InvalidKey(SmartMeterError):
     """A key is malformed or outside the key policy, or could not be generated.
 
     Codes: ``malformed_key``, ``unsupported_key_type``, ``key_too_small``,
-    ``key_too_large``, ``unsupported_exponent``, ``unsupported_key_size``,
+    ``key_too_large``, ``unsupported_exponent``, ``unsupported_curve``,
+    ``compressed_point``, ``key_text_too_large``, ``malformed_key_text``,
+    ``unsupported_key_size``, ``unsupported_key_spec``,
     ``key_generation_failed``.
     """
 
@@ -89,7 +91,12 @@ class VerificationError(SmartMeterError):
     """A signed reading failed verification: base of InvalidSignature and KeyMismatch."""
 
 class InvalidSignature(VerificationError):
-    """The signature does not match the reading and the key (``invalid_signature``)."""
+    """The signature is not accepted.
+
+    Codes: ``invalid_signature`` (it does not verify), ``high_s`` and
+    ``der_signature`` (a P-256 signature with a high S, or in DER form), and
+    ``algorithm_mismatch`` (the reading's algorithm is not its key's).
+    """
 
 class KeyMismatch(VerificationError):
     """The reading names another key than the one it was verified with (``key_mismatch``)."""
@@ -102,15 +109,26 @@ class AuditError(SmartMeterError):
 
 @final
 class PublicKey:
-    """A meter's RSA public key, checked against the key policy.
+    """A meter's public key, checked against the key policy.
 
-    RSA, 2048 to 4096 bits, exponent 65537, canonical DER. Equal keys compare
+    RSA (2048 to 4096 bits, exponent 65537; algorithm 1) or P-256 (named
+    curve, uncompressed point; algorithm 2), canonical DER. Equal keys compare
     equal and hash alike.
     """
 
     @staticmethod
+    def from_text(data: str | bytes | bytearray) -> PublicKey:
+        """Parse key text as OpenSSL and pyca/cryptography write it.
+
+        A ``-----BEGIN PUBLIC KEY-----`` PEM document, or base64 of the DER on
+        one line or wrapped at 64 columns; LF or CRLF line endings, the last
+        one optional; at most 8192 bytes. Raises InvalidKey
+        (``malformed_key_text``, ``key_text_too_large`` or a key policy code).
+        """
+
+    @staticmethod
     def from_pem(data: str | bytes | bytearray) -> PublicKey:
-        """Parse a ``-----BEGIN PUBLIC KEY-----`` PEM document. Raises InvalidKey."""
+        """Parse a ``-----BEGIN PUBLIC KEY-----`` PEM document (the PEM form of ``from_text``). Raises InvalidKey."""
 
     @staticmethod
     def from_der(data: bytes) -> PublicKey:
@@ -135,12 +153,28 @@ class PublicKey:
 
     @property
     def bits(self) -> int:
-        """The modulus length in bits."""
+        """The key size in bits: the RSA modulus length, or 256 for P-256."""
+
+    @property
+    def spec(self) -> str:
+        """The kind of key: ``"rsa2048"``, ``"rsa3072"``, ... or ``"p256"``."""
+
+    @property
+    def algorithm(self) -> int:
+        """The algorithm id this key signs with: 1 (RSA) or 2 (P-256)."""
+
+    @property
+    def signature_len(self) -> int:
+        """Length in bytes of every signature made with this key (256 for RSA-2048, 64 for P-256)."""
 
     def verify(self, signed: SignedReading) -> VerifiedReading:
         """Verify a signed reading against this key and return the verified reading.
 
-        Raises KeyMismatch or InvalidSignature. Releases the GIL.
+        Raises InvalidKey when the reading names another key and carries a key
+        outside the key policy, KeyMismatch when it names another key,
+        InvalidSignature when the signature is not accepted (``invalid_signature``;
+        for P-256 ``high_s`` or ``der_signature``; ``algorithm_mismatch``).
+        Releases the GIL.
         """
 
     def __eq__(self, other: object, /) -> bool: ...
@@ -148,11 +182,19 @@ class PublicKey:
 
 @final
 class MeterKey:
-    """A meter's RSA private key: signs readings. Its repr shows no private material."""
+    """A meter's private key, RSA or P-256: signs readings. Its repr shows no private material."""
 
     @staticmethod
-    def generate(bits: int = 2048) -> MeterKey:
-        """Generate a new key (2048 to 4096 bits). Raises InvalidKey. Releases the GIL."""
+    def generate(bits: int | None = None, *, algorithm: str = "rsa") -> MeterKey:
+        """Generate a new key.
+
+        ``generate()`` and ``generate(bits)`` make an RSA key (2048 to 4096
+        bits, 2048 by default); ``generate(algorithm="p256")`` a P-256 key.
+        ``algorithm`` is ``"rsa"``, ``"p256"`` or a key spec such as
+        ``"rsa3072"``; ``bits`` goes with ``"rsa"`` only (TypeError
+        otherwise). Raises InvalidKey (``unsupported_key_size``,
+        ``unsupported_key_spec``). Releases the GIL.
+        """
 
     @staticmethod
     def from_pem(data: str | bytes | bytearray) -> MeterKey:
@@ -175,13 +217,23 @@ class MeterKey:
     def key_id(self) -> str:
         """The id of the matching public key (64 lowercase hex digits)."""
 
+    @property
+    def spec(self) -> str:
+        """The kind of key: ``"rsa2048"``, ``"rsa3072"``, ... or ``"p256"``."""
+
+    @property
+    def algorithm(self) -> int:
+        """The algorithm id this key signs with: 1 (RSA) or 2 (P-256)."""
+
     def sign(
         self, *, sequence: int, timestamp_ms: int, wh_imported: int, wh_exported: int
     ) -> SignedReading:
-        """Sign a reading; every value is an integer from 0 to 2**64-1.
+        """Sign a reading with the key's algorithm; every value is an integer from 0 to 2**64-1.
 
-        Out-of-range integers raise OverflowError. Raises SigningError if the
-        RSA operation fails. Deterministic. Releases the GIL.
+        RSASSA-PKCS1-v1_5 with SHA-256 (RSA), or ECDSA P-256 with SHA-256 as 64
+        bytes of r and s with low S (P-256). Deterministic (P-256 with RFC 6979
+        nonces). Out-of-range integers raise OverflowError. Raises SigningError
+        if the private-key operation fails. Releases the GIL.
         """
 
 @final
@@ -190,7 +242,7 @@ class SignedReading:
 
     @staticmethod
     def from_json(data: str | bytes | bytearray) -> SignedReading:
-        """Parse the JSON wire form strictly. Raises MalformedReading or InvalidKey."""
+        """Parse the JSON wire form strictly (the carried key is parsed only when needed). Raises MalformedReading."""
 
     def to_json(self) -> str:
         """The JSON wire form: compact, fields in specification order."""
@@ -216,11 +268,14 @@ class SignedReading:
 
     @property
     def algorithm(self) -> int:
-        """The signature algorithm id (1: RSASSA-PKCS1-v1_5 with SHA-256)."""
+        """The signature algorithm id (1: RSASSA-PKCS1-v1_5 with SHA-256; 2: ECDSA P-256 with SHA-256)."""
 
     @property
     def public_key(self) -> PublicKey:
-        """The public key the reading carries (not necessarily a registered one)."""
+        """The public key the reading carries (not necessarily a registered one).
+
+        Parsed on access; raises InvalidKey when it is outside the key policy.
+        """
 
     @property
     def key_id(self) -> str:
