@@ -259,6 +259,7 @@ function resetView(): void {
   $<HTMLButtonElement>("export-json").disabled = true;
   $<HTMLButtonElement>("reload").disabled = true;
   $("timing").textContent = "";
+  $("export-status").textContent = "";
   setStatus("idle", "No range loaded.");
 }
 
@@ -439,7 +440,9 @@ function describe(f: Finding): { sequence: string; text: string } {
     case "gap":
       return {
         sequence: f.firstMissing === f.lastMissing ? `${f.firstMissing}` : `${f.firstMissing}–${f.lastMissing}`,
-        text: `${f.missing} sequence number${f.missing === 1n ? "" : "s"} missing: readings the meter made that are not here.`,
+        text:
+          `${f.missing} sequence number${f.missing === 1n ? "" : "s"} without a verified reading: ` +
+          "the server did not return them, or they failed verification (listed below).",
       };
     case "duplicate":
       return { sequence: `${f.sequence}`, text: "The same reading again (same values)." };
@@ -477,7 +480,7 @@ function renderFindings(): void {
   $("findings-summary").textContent =
     audit.findings.length === 0
       ? `No findings: ${nf.format(audit.readings)} verified readings, sequence ${audit.lowestSequence ?? "–"} to ${audit.highestSequence ?? "–"}, complete and consistent.`
-      : `${[...counts].map(([c, n]) => `${nf.format(n)} ${c.replace("_", " ")}`).join(", ")} in ${nf.format(audit.readings)} verified readings` +
+      : `${[...counts].map(([c, n]) => `${nf.format(n)} ${c.replace("_", " ")}${n === 1 ? "" : "s"}`).join(", ")} in ${nf.format(audit.readings)} verified readings` +
         (audit.findings.length > MAX_ROWS ? ` (the first ${MAX_ROWS} are listed).` : ".");
   body.replaceChildren(
     ...audit.findings.slice(0, MAX_ROWS).map((f, id) => {
