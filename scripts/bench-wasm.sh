@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Benchmark of the WASM package in headless Chromium, in one run: readings
-# verified per second by smartmeter-wasm against the browser's WebCrypto
-# (RSASSA-PKCS1-v1_5), the core's portable verifier against the `rsa` crate's
-# verify inside wasm (a second build with the `bench` feature), plus the size
-# of the production .wasm, raw and gzipped. Writes the "wasm-bench" section of
-# docs/performance.md (scripts/lib/doc_section.py).
+# Benchmark of the WASM package in headless Chromium, in one run:
+# verifyReadings (WebCrypto backend) against raw crypto.subtle.verify, the
+# pure-Rust fallback, per key size the one-by-one path and the core's
+# portable verifier against the `rsa` crate's inside wasm (a second build
+# with the `bench` feature, run through the same wasm-opt), the chart at
+# 500,000 points, with the CPU time per reading from /proc; plus the size of
+# the production .wasm, raw and gzipped, before and after wasm-opt. Writes
+# the "wasm-bench" section of docs/performance.md (scripts/lib/doc_section.py).
 #
 # Usage: scripts/bench-wasm.sh [seconds per figure, default 3] [--no-write]
 # Needs what scripts/test-wasm.sh installs (it builds the package itself).
@@ -15,34 +17,25 @@ seconds=${1:-3}
 write=1
 [ "${2:-}" = "--no-write" ] && write=0
 dashboard=$root/examples/dashboard
-pkg=$root/bindings/wasm/pkg
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-
-# opt-level "s" for the whole dependency tree of this one wasm32 build (see
-# the comment at [profile.release.package.smartmeter-wasm] in Cargo.toml).
-# First the production build, whose size is reported; then the same with the
-# `bench` feature, which the benchmark page runs.
-wasm="$target_dir/wasm32-unknown-unknown/release/smartmeter_wasm.wasm"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-CARGO_PROFILE_RELEASE_OPT_LEVEL=s cargo build --locked -q -p smartmeter-wasm --target wasm32-unknown-unknown --release
-wasm-bindgen --target web --out-dir "$out/production" "$wasm"
-CARGO_PROFILE_RELEASE_OPT_LEVEL=s cargo build --locked -q -p smartmeter-wasm --target wasm32-unknown-unknown --release --features bench
-rm -rf "$pkg/web" "$pkg/nodejs"
-wasm-bindgen --target web --out-dir "$pkg/web" "$wasm"
-wasm-bindgen --target nodejs --out-dir "$pkg/nodejs" "$wasm"
-echo '{"type": "module"}' >"$pkg/web/package.json"
-(cd "$dashboard" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && node build.mjs)
 
+(cd "$dashboard" && npm ci --no-audit --no-fund --loglevel=error)
+# shellcheck source=lib/wasm-pkg.sh
+. scripts/lib/wasm-pkg.sh
+# The production package: its size is reported.
+build_wasm_pkg
+cp bindings/wasm/pkg/web/smartmeter_wasm_bg.wasm "$out/production.wasm"
+fmt() { python3 -c "import sys; print(f'{int(sys.argv[1]):,}')" "$1"; }
+note="release, \`opt-level = \"s\"\` for the crate and its dependencies, default allocator, then \`wasm-opt -Oz --strip-debug --strip-producers\` (binaryen 132 from npm); before wasm-opt: $(fmt "$WASM_RAW") bytes raw, $(fmt "$WASM_GZIP") gzipped, so wasm-opt saves $(( (WASM_RAW - WASM_OPT_RAW) * 100 / WASM_RAW ))% raw and $(( (WASM_GZIP - WASM_OPT_GZIP) * 100 / WASM_GZIP ))% gzipped (most of the raw saving is the name section). Debian's binaryen 108 cannot be used: its output fails to instantiate (it retypes wasm-bindgen's externref table)."
+# The same with the `bench` feature, which the benchmark page runs.
+build_wasm_pkg --features bench
+(cd "$dashboard" && node build.mjs)
 node "$dashboard/test/bench.mjs" --seconds "$seconds" --markdown "$out/section.md" \
-  --size-of "$out/production/smartmeter_wasm_bg.wasm"
+  --size-of "$out/production.wasm" --size-note "$note"
 
 # Leave the production package behind, as scripts/test-wasm.sh builds it.
-CARGO_PROFILE_RELEASE_OPT_LEVEL=s cargo build --locked -q -p smartmeter-wasm --target wasm32-unknown-unknown --release
-rm -rf "$pkg/web" "$pkg/nodejs"
-wasm-bindgen --target web --out-dir "$pkg/web" "$wasm"
-wasm-bindgen --target nodejs --out-dir "$pkg/nodejs" "$wasm"
-echo '{"type": "module"}' >"$pkg/web/package.json"
+build_wasm_pkg
 (cd "$dashboard" && node build.mjs)
 
 [ $write = 1 ] || exit 0

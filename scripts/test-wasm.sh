@@ -4,26 +4,32 @@
 #
 # Installs what it needs: the wasm32 target, wasm-bindgen-cli at the exact
 # version of Cargo.lock, Debian's chromium and chromium-driver, the npm
-# dependencies (npm ci; playwright-core never downloads a browser). Then:
-#   1. builds bindings/wasm/pkg/{web,nodejs} (release, opt-level "s")
-#   2. wasm-bindgen-test over the shared vectors on Node
+# dependencies (npm ci; playwright-core never downloads a browser; binaryen
+# brings wasm-opt). Then:
+#   1. builds bindings/wasm/pkg/{web,nodejs} (scripts/lib/wasm-pkg.sh:
+#      release, opt-level "s", wasm-opt -Oz)
+#   2. wasm-bindgen-test on Node: the shared vectors, and the parity of the
+#      WebCrypto and pure-Rust signature checks of verifyReadings
 #   3. the same tests in headless Chromium
-#   4. the built package's JavaScript API on Node (node --test)
+#   4. the built package's JavaScript API on Node (node --test), and the
+#      dashboard's series and downsampling
 #   5. tsc --noEmit: the package's .d.ts, the dashboard, the type tests
 #   6. builds the dashboard (esbuild) and runs the end-to-end test with
-#      playwright-core, PostgreSQL and the reference server
+#      playwright-core, PostgreSQL and the reference server: one day of one
+#      meter, 17,280 readings
 # Fails (non-zero) on the first failure. PostgreSQL: $PG_ADMIN_URL, else
 # scripts/lib/postgres.sh's pg_for_tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 dashboard=$root/examples/dashboard
-pkg=$root/bindings/wasm/pkg
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
 STEP_PREFIX="[wasm] "
 # shellcheck source=lib/steps.sh
 . scripts/lib/steps.sh
+# shellcheck source=lib/wasm-pkg.sh
+. scripts/lib/wasm-pkg.sh
 
 wasm_bindgen_version() {
   # The version of the wasm-bindgen crate in Cargo.lock: the CLI must match it exactly.
@@ -55,16 +61,7 @@ setup() {
 }
 
 build_pkg() {
-  # opt-level "s" for the whole dependency tree of this one wasm32 build (see
-  # the comment at [profile.release.package.smartmeter-wasm] in Cargo.toml).
-  CARGO_PROFILE_RELEASE_OPT_LEVEL=s cargo build --locked -q -p smartmeter-wasm --target wasm32-unknown-unknown --release
-  local wasm=$target_dir/wasm32-unknown-unknown/release/smartmeter_wasm.wasm
-  rm -rf "$pkg/web" "$pkg/nodejs"
-  wasm-bindgen --target web --out-dir "$pkg/web" "$wasm"
-  wasm-bindgen --target nodejs --out-dir "$pkg/nodejs" "$wasm"
-  # pkg/package.json has no "type": the nodejs build is CommonJS, the web build an ES module.
-  echo '{"type": "module"}' >"$pkg/web/package.json"
-  echo "smartmeter_wasm_bg.wasm: $(wc -c <"$pkg/web/smartmeter_wasm_bg.wasm") bytes raw, $(gzip -9 -c "$pkg/web/smartmeter_wasm_bg.wasm" | wc -c) gzipped"
+  build_wasm_pkg
 }
 
 wasm_tests_node() {
@@ -81,7 +78,7 @@ npm_ci() {
 }
 
 js_api_tests() {
-  node --test "$root/bindings/wasm/js-tests/"
+  node --test "$root/bindings/wasm/js-tests/" "$dashboard/test/series.test.mjs"
 }
 
 typecheck() {
@@ -102,11 +99,11 @@ e2e() {
 }
 
 step "setup (wasm32 target, wasm-bindgen-cli, chromium, chromium-driver)" setup
-step "build bindings/wasm/pkg (web, nodejs)" build_pkg
-step "wasm-bindgen-test on Node (shared vectors)" wasm_tests_node
-step "wasm-bindgen-test in headless Chromium (shared vectors)" wasm_tests_chromium
-step "npm ci (examples/dashboard)" npm_ci
-step "JavaScript API of the built package (node --test)" js_api_tests
+step "npm ci (examples/dashboard: esbuild, typescript, playwright-core, uPlot, binaryen)" npm_ci
+step "build bindings/wasm/pkg (web, nodejs; wasm-opt -Oz)" build_pkg
+step "wasm-bindgen-test on Node (shared vectors, WebCrypto and pure parity)" wasm_tests_node
+step "wasm-bindgen-test in headless Chromium (shared vectors, WebCrypto and pure parity)" wasm_tests_chromium
+step "JavaScript API of the built package, dashboard series (node --test)" js_api_tests
 step "tsc --noEmit (package declarations, dashboard, type tests)" typecheck
 step "dashboard end-to-end in Chromium (playwright-core, PostgreSQL, reference server)" e2e
 summary

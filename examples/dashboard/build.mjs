@@ -14,7 +14,9 @@ const require = createRequire(import.meta.url);
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
 await build({
-  entryPoints: { dashboard: join(here, "src/main.ts"), bench: join(here, "src/bench.ts") },
+  // The page, its verification worker (a module worker: it holds the WASM
+  // package), and the benchmark page.
+  entryPoints: { dashboard: join(here, "src/main.ts"), worker: join(here, "src/worker.ts"), bench: join(here, "src/bench.ts") },
   bundle: true,
   format: "esm",
   target: "es2022",
@@ -26,5 +28,5 @@ await build({
 const wasm = require.resolve("smartmeter-wasm/web/smartmeter_wasm_bg.wasm");
 copyFileSync(wasm, join(dist, "smartmeter_wasm_bg.wasm"));
 copyFileSync(join(dirname(require.resolve("uplot")), "uPlot.min.css"), join(dist, "uPlot.min.css"));
-for (const f of ["index.html", "style.css", "bench.html"]) copyFileSync(join(here, "src", f), join(dist, f));
+for (const f of ["index.html", "style.css", "bench.html", "favicon.svg"]) copyFileSync(join(here, "src", f), join(dist, f));
 console.log(`dashboard built in ${dist}`);

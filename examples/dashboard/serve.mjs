@@ -28,6 +28,7 @@ const TYPES = {
   ".css": "text/css; charset=utf-8",
   ".wasm": "application/wasm",
   ".map": "application/json",
+  ".svg": "image/svg+xml",
 };
 const SECURITY = {
   // No inline script, no third-party origin: the page loads only itself.

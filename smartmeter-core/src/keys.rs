@@ -313,31 +313,27 @@ impl PublicKey {
         Arc::clone(&self.der)
     }
 
-    /// Steps 14 and 15 of `docs/spec.md` section 9 for this key's
-    /// algorithm: the signature's form, then the target's backend.
-    pub(crate) fn check_signature(
-        &self,
-        message: &[u8],
-        signature: &[u8],
-    ) -> Result<(), VerifyError> {
-        let verifies = match &self.kind {
-            Kind::Rsa(key) => {
-                // A signature is exactly as long as the modulus (RFC 8017
-                // 8.2.2 step 1). Every backend checks it too.
-                if signature.len() != self.signature_len() {
-                    return Err(VerifyError::InvalidSignature);
-                }
-                key.verifier.verify(message, signature)
+    /// Step 14 of `docs/spec.md` section 9 for this key's algorithm: the
+    /// signature has the form the algorithm requires. What is left after it
+    /// (step 15, [`verifies`](Self::verifies)) is the arithmetic, which the
+    /// `ffi` module may hand to WebCrypto.
+    pub(crate) fn check_signature_form(&self, signature: &[u8]) -> Result<(), VerifyError> {
+        match &self.kind {
+            // A signature is exactly as long as the modulus (RFC 8017
+            // 8.2.2 step 1). Every backend checks it too.
+            Kind::Rsa(_) if signature.len() != self.signature_len() => {
+                Err(VerifyError::InvalidSignature)
             }
-            Kind::P256(key) => {
-                crate::ecdsa::check_signature(signature)?;
-                key.verifier.verify(message, signature)
-            }
-        };
-        if verifies {
-            Ok(())
-        } else {
-            Err(VerifyError::InvalidSignature)
+            Kind::Rsa(_) => Ok(()),
+            Kind::P256(_) => crate::ecdsa::check_signature(signature),
+        }
+    }
+
+    /// Step 15: the target's backend checks a signature of the right form.
+    pub(crate) fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        match &self.kind {
+            Kind::Rsa(key) => key.verifier.verify(message, signature),
+            Kind::P256(key) => key.verifier.verify(message, signature),
         }
     }
 

@@ -61,6 +61,8 @@ pub mod backend;
 pub mod ecdsa;
 mod encoding;
 mod error;
+#[cfg(feature = "ffi")]
+pub mod ffi;
 mod key_text;
 mod keys;
 pub mod policy;
@@ -80,4 +82,4 @@ pub use keys::{
 };
 pub use policy::{Policy, PolicyError, Verdict};
 pub use verify::VerifiedReading;
-pub use wire::{MAX_JSON_LEN, SignedReading};
+pub use wire::{MAX_JSON_LEN, SignedReading, WireReading};

@@ -89,6 +89,25 @@ impl PublicKey {
     /// [`VerifyError::HighS`] for one with a high S; and
     /// [`VerifyError::InvalidSignature`] when the signature does not match.
     pub fn verify(&self, signed: &SignedReading) -> Result<VerifiedReading, VerifyError> {
+        // Steps 9 to 14.
+        self.check_before_signature(signed)?;
+        // Step 15.
+        if !self.verifies(&signed.canonical_bytes(), signed.signature()) {
+            return Err(VerifyError::InvalidSignature);
+        }
+        Ok(VerifiedReading {
+            signed: signed.clone(),
+        })
+    }
+
+    /// Every check of [`verify`](Self::verify) except the signature
+    /// arithmetic (steps 9 to 14): the reading names this key and its
+    /// algorithm, and its signature has the form the algorithm requires (the
+    /// RSA modulus length; for P-256 64 bytes `r || s` with a low S). What remains is a pure
+    /// function of public bytes (the key, the canonical message, the
+    /// signature) that any conforming implementation computes alike; the
+    /// `ffi` module hands exactly that to WebCrypto.
+    pub(crate) fn check_before_signature(&self, signed: &SignedReading) -> Result<(), VerifyError> {
         if signed.key_id() != self.key_id() {
             // Step 9 before step 12: the carried key's own policy error wins.
             signed.carried_key()?;
@@ -104,10 +123,7 @@ impl PublicKey {
                 key: self.algorithm().id(),
             });
         }
-        // Steps 14 and 15: the signature's form, then the signature itself.
-        self.check_signature(&signed.canonical_bytes(), signed.signature())?;
-        Ok(VerifiedReading {
-            signed: signed.clone(),
-        })
+        // Step 14: the signature's form.
+        self.check_signature_form(signed.signature())
     }
 }

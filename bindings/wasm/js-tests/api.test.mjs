@@ -28,17 +28,28 @@ function expectCode(fn, code) {
 test("the verify-only package exports no signing", () => {
   assert.deepEqual(
     Object.keys(wasm).filter((k) => typeof wasm[k] === "function").sort(),
-    ["auditHistory", "canonicalBytes", "decodeCanonical", "errorCatalogue", "errorCodes", "keyId", "verifyReading"],
+    [
+      "ReadingsVerifier",
+      "auditHistory",
+      "canonicalBytes",
+      "checkIntegrity",
+      "decodeCanonical",
+      "errorCatalogue",
+      "errorCodes",
+      "keyId",
+      "verifyReading",
+      "verifyReadings",
+    ],
   );
 });
 
 test("valid vectors verify, fields are exact bigints", () => {
   for (const c of valid) {
-    for (const key of [undefined, null, c.public_key_pem, c.public_key_der_base64]) {
+    for (const key of [c.public_key_pem, c.public_key_der_base64, new Uint8Array(Buffer.from(c.public_key_der_base64, "base64"))]) {
       const v = wasm.verifyReading(c.json, key);
       assert.equal(v.keyId, c.key_id, c.name);
       assert.equal(v.publicKey, c.public_key_der_base64, c.name);
-      assert.equal(v.algorithm, 1);
+      assert.equal(v.algorithm, c.algorithm);
       assert.equal(v.sequence, BigInt(c.reading.sequence), c.name);
       assert.equal(v.timestampMs, BigInt(c.reading.timestamp_ms), c.name);
       assert.equal(v.whImported, BigInt(c.reading.wh_imported), c.name);
@@ -47,6 +58,16 @@ test("valid vectors verify, fields are exact bigints", () => {
     assert.equal(wasm.keyId(c.public_key_pem), c.key_id);
     assert.equal(wasm.keyId(new Uint8Array(Buffer.from(c.public_key_der_base64, "base64"))), c.key_id);
     assert.equal(Buffer.from(wasm.canonicalBytes(c.json)).toString("hex"), c.canonical_hex);
+  }
+});
+
+test("verification needs the registered key; checkIntegrity authenticates nothing", () => {
+  for (const c of valid) {
+    for (const missing of [undefined, null]) expectCode(() => wasm.verifyReading(c.json, missing), "invalid_argument");
+    const checked = wasm.checkIntegrity(c.json);
+    assert.equal(checked.authenticated, false);
+    assert.equal(checked.carriedPublicKey, c.public_key_der_base64);
+    assert.equal(checked.whExported, BigInt(c.reading.wh_exported));
   }
 });
 
@@ -59,7 +80,7 @@ test("objects: bigints are exact, unsafe numbers are refused", () => {
       (f) => BigInt(c.reading[f]) <= BigInt(Number.MAX_SAFE_INTEGER),
     );
     if (safe) wasm.verifyReading(JSON.parse(c.json), c.public_key_pem);
-    else expectCode(() => wasm.verifyReading(JSON.parse(c.json)), "malformed_json");
+    else expectCode(() => wasm.verifyReading(JSON.parse(c.json), c.public_key_pem), "malformed_json");
   }
 });
 
@@ -78,12 +99,13 @@ test("a registered key of another meter is key_mismatch", () => {
   expectCode(() => wasm.verifyReading(a.json, b.public_key_pem), "key_mismatch");
 });
 
-test("wrong JavaScript types are invalid_argument", () => {
-  for (const bad of [42, null, undefined, [], true]) {
-    expectCode(() => wasm.verifyReading(bad), "invalid_argument");
+test("a reading of the wrong JavaScript type is malformed_json, other arguments invalid_argument", () => {
+  for (const bad of [42, null, undefined, [], true, 1n]) {
+    expectCode(() => wasm.verifyReading(bad, valid[0].public_key_pem), "malformed_json");
     expectCode(() => wasm.keyId(bad), "invalid_argument");
     expectCode(() => wasm.decodeCanonical(bad), "invalid_argument");
   }
+  expectCode(() => wasm.verifyReading({ ...JSON.parse(valid[0].json), extra: 1 }, valid[0].public_key_pem), "malformed_json");
   for (const bad of [42, {}, true]) {
     expectCode(() => wasm.verifyReading(valid[0].json, bad), "invalid_argument");
   }
@@ -91,8 +113,12 @@ test("wrong JavaScript types are invalid_argument", () => {
 
 test("oversized input is refused before it is copied into wasm memory", () => {
   const huge = "x".repeat(64 * 1024 * 1024);
-  expectCode(() => wasm.verifyReading(huge), "reading_too_large");
-  expectCode(() => wasm.verifyReading({ ...JSON.parse(valid[0].json), signature: huge }), "reading_too_large");
+  const key = valid[0].public_key_pem;
+  expectCode(() => wasm.verifyReading(huge, key), "reading_too_large");
+  expectCode(() => wasm.verifyReading({ ...JSON.parse(valid[0].json), signature: huge }, key), "reading_too_large");
+  expectCode(() => wasm.verifyReading({ ...JSON.parse(valid[0].json), [huge]: 1 }, key), "reading_too_large");
+  // A structured member is refused before it is described (that could cost as much as the value).
+  expectCode(() => wasm.verifyReading({ ...JSON.parse(valid[0].json), signature: { huge } }, key), "malformed_json");
   expectCode(() => wasm.verifyReading(valid[0].json, huge), "key_text_too_large");
   expectCode(() => wasm.keyId(new Uint8Array(64 * 1024 * 1024)), "malformed_key");
   expectCode(() => wasm.decodeCanonical(new Uint8Array(64 * 1024 * 1024)), "wrong_length");
@@ -100,7 +126,54 @@ test("oversized input is refused before it is copied into wasm memory", () => {
 
 test("the instance keeps working after many errors (nothing poisons it)", () => {
   for (let i = 0; i < 500; i++) {
-    expectCode(() => wasm.verifyReading(invalid[(i % invalid.length)].input.slice(0, 5)), "malformed_json");
+    expectCode(() => wasm.verifyReading(invalid[(i % invalid.length)].input.slice(0, 5), valid[0].public_key_pem), "malformed_json");
   }
-  assert.equal(wasm.verifyReading(valid[0].json).keyId, valid[0].key_id);
+  assert.equal(wasm.verifyReading(valid[0].json, valid[0].public_key_pem).keyId, valid[0].key_id);
+});
+
+test("verifyReadings: typed-array columns, exact bigints, WebCrypto used in Node", async () => {
+  const c = valid[0];
+  const tampered = c.json.replace('"wh_imported":1200', '"wh_imported":1201');
+  const report = await wasm.verifyReadings([c.json, tampered, "{}", c.json], c.public_key_pem);
+  assert.ok(report.entries instanceof Uint32Array);
+  assert.deepEqual([...report.entries], [0, 1, 2, 0]);
+  assert.ok(report.status instanceof Uint8Array);
+  assert.deepEqual([...report.status], [0, 1, 2]);
+  assert.ok(report.whImported instanceof BigUint64Array);
+  assert.deepEqual([...report.whImported], [1200n, 1201n, 0n]);
+  assert.equal(report.verified, 1);
+  assert.equal(report.repeats, 1);
+  assert.equal(report.backend, "webcrypto");
+  assert.equal(report.checks, 2);
+  assert.equal(report.checkedHere, 0, "WebCrypto checked both signatures");
+  assert.deepEqual(
+    report.failures.map((f) => [f.entry, f.input, f.status, f.error.code]),
+    [
+      [1, 1, "failed", "invalid_signature"],
+      [2, 2, "unparsed", "malformed_json"],
+    ],
+  );
+  assert.equal(report.audit.readings, 1);
+  assert.equal(report.audit.keyId, c.key_id);
+  const pure = await wasm.verifyReadings([c.json, tampered], c.public_key_pem, { backend: "pure" });
+  assert.equal(pure.backend, "pure");
+  assert.equal(pure.checkedHere, 2);
+  assert.deepEqual([...pure.status], [0, 1]);
+});
+
+test("ReadingsVerifier: pages, audit across pages, export", async () => {
+  const c = valid[0];
+  const v = new wasm.ReadingsVerifier(c.public_key_der_base64);
+  await v.ready();
+  assert.equal(v.keyId, c.key_id);
+  const [a, b] = await Promise.all([v.verify([c.json]), v.verify([c.json])]);
+  assert.equal(a.verified, 1);
+  assert.equal(b.repeats, 1);
+  assert.equal(v.entries, 1);
+  assert.deepEqual(v.counts(), { verified: 1, failed: 0, unparsed: 0, pending: 0 });
+  assert.deepEqual(JSON.parse(v.exportJson()), [JSON.parse(c.json)]);
+  assert.equal(v.audit().findings.length, 0);
+  v.free();
+  await assert.rejects(wasm.verifyReadings("[]", c.public_key_pem), (e) => e instanceof Error && e.code === "invalid_argument");
+  assert.throws(() => new wasm.ReadingsVerifier(c.public_key_pem, { backend: "fast" }), (e) => e.code === "invalid_argument");
 });

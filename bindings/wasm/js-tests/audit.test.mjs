@@ -83,7 +83,7 @@ test("the first reading that does not verify throws with its index", () => {
   const tampered = [...texts];
   tampered[2] = tampered[2].replace('"wh_imported":', '"wh_imported":1');
   expectError(() => wasm.auditHistory(tampered, c.public_key_pem), "invalid_signature", 2);
-  expectError(() => wasm.auditHistory([...texts, 42], c.public_key_pem), "invalid_argument", texts.length);
+  expectError(() => wasm.auditHistory([...texts, 42], c.public_key_pem), "malformed_json", texts.length);
   expectError(() => wasm.auditHistory(texts.join(","), c.public_key_pem), "invalid_argument", undefined);
   expectError(() => wasm.auditHistory(texts, "AAAA"), "malformed_key", undefined);
   // The instance keeps working.

@@ -1,14 +1,11 @@
 //! `auditHistory`: verifies a meter's readings with its registered key, then
-//! runs the core's auditor (`smartmeter_core::audit`, docs/spec.md section
-//! 3.4) and returns its report as plain objects. Only conversion lives here.
+//! runs the core's auditor (`smartmeter_core::ffi::audit_history`,
+//! docs/spec.md section 3.4). Only the binding and its declarations live here.
 
-use js_sys::{Array, Object};
-use smartmeter_core::audit::{Finding, audit};
-use smartmeter_core::{AuditReport, VerifiedReading};
-use wasm_bindgen::JsCast;
+use smartmeter_core::ffi;
 use wasm_bindgen::prelude::*;
 
-use crate::{bigint, core_error, invalid_argument, parse_key, parse_reading, set};
+use crate::js;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_AUDIT_TYPES: &'static str = r#"
@@ -75,7 +72,10 @@ export type Finding =
   | RegisterDecreasedFinding
   | LateFinding;
 
-/** What `auditHistory` found (docs/spec.md, section 3.4). Indices refer to the input array. */
+/**
+ * What an audit found (docs/spec.md, section 3.4). Indices refer to the input
+ * array of `auditHistory`, or to the entries of a `ReadingsVerifier`.
+ */
 export interface AuditReport {
   /** The key id of the readings; `null` for an empty array. */
   keyId: string | null;
@@ -88,95 +88,9 @@ export interface AuditReport {
 }
 "#;
 
-fn index(value: usize) -> JsValue {
-    // Indices of a JavaScript array are below 2^32: exact as a number.
-    JsValue::from_f64(value as f64)
-}
-
-fn optional_bigint(value: Option<u64>) -> JsValue {
-    value.map_or(JsValue::NULL, bigint)
-}
-
-/// One finding as a plain object with camelCase members.
-fn finding_object(finding: &Finding) -> Result<Object, JsValue> {
-    let out = Object::new();
-    set(&out, "code", &JsValue::from_str(finding.code().as_str()));
-    match finding {
-        Finding::Gap(f) => {
-            set(&out, "firstMissing", &bigint(f.first_missing));
-            set(&out, "lastMissing", &bigint(f.last_missing));
-            set(&out, "missing", &bigint(f.missing));
-            set(&out, "previous", &index(f.previous));
-            set(&out, "next", &index(f.next));
-        }
-        Finding::Duplicate(f) => {
-            set(&out, "sequence", &bigint(f.sequence));
-            set(&out, "index", &index(f.index));
-            set(&out, "original", &index(f.original));
-        }
-        Finding::Conflict(f) => {
-            set(&out, "sequence", &bigint(f.sequence));
-            set(&out, "index", &index(f.index));
-            set(&out, "first", &index(f.first));
-        }
-        Finding::TimestampBackwards(f) => {
-            set(&out, "sequence", &bigint(f.sequence));
-            set(&out, "index", &index(f.index));
-            set(&out, "previous", &index(f.previous));
-        }
-        Finding::RegisterDecreased(f) => {
-            set(&out, "register", &JsValue::from_str(f.register.as_str()));
-            set(&out, "sequence", &bigint(f.sequence));
-            set(&out, "index", &index(f.index));
-            set(&out, "previous", &index(f.previous));
-        }
-        Finding::Late(f) => {
-            set(&out, "sequence", &bigint(f.sequence));
-            set(&out, "index", &index(f.index));
-            set(&out, "after", &index(f.after));
-        }
-        // The core's enum is non-exhaustive; a kind added there without a
-        // conversion here is a build of mismatched versions, reported as such.
-        other => {
-            return Err(js_sys::Error::new(&format!(
-                "finding `{}` is not supported by this build of smartmeter-wasm",
-                other.code()
-            ))
-            .into());
-        }
-    }
-    Ok(out)
-}
-
-fn report_object(report: &AuditReport) -> Result<Object, JsValue> {
-    let out = Object::new();
-    let key_id = report
-        .key_id
-        .map_or(JsValue::NULL, |id| JsValue::from_str(&id.to_string()));
-    set(&out, "keyId", &key_id);
-    set(&out, "readings", &index(report.readings));
-    set(
-        &out,
-        "lowestSequence",
-        &optional_bigint(report.lowest_sequence),
-    );
-    set(
-        &out,
-        "highestSequence",
-        &optional_bigint(report.highest_sequence),
-    );
-    let findings = report
-        .findings
-        .iter()
-        .map(|f| finding_object(f).map(JsValue::from))
-        .collect::<Result<Array, JsValue>>()?;
-    set(&out, "findings", &findings);
-    Ok(out)
-}
-
 /// Audits a meter's history: verifies every reading with the meter's
-/// registered public key, then reports gaps, duplicates, conflicts,
-/// timestamps running backwards, registers decreasing and late arrivals
+/// registered key, then reports gaps, duplicates, conflicts, timestamps
+/// running backwards, registers decreasing and late arrivals
 /// (`docs/spec.md`, section 3.4).
 ///
 /// `readings` is an array of wire-form readings (text or objects, as for
@@ -193,34 +107,9 @@ pub fn audit_history(
     )]
     registered_public_key: JsValue,
 ) -> Result<JsValue, JsValue> {
-    if !Array::is_array(&readings) {
-        return Err(invalid_argument(
-            "readings are an array of wire-form readings (text or objects)",
-        ));
-    }
-    let key = parse_key(&registered_public_key)?;
-    let readings: Array = readings.unchecked_into();
-    let mut verified: Vec<VerifiedReading> = Vec::new();
-    for (at, reading) in readings.iter().enumerate() {
-        let signed = parse_reading(&reading).map_err(|e| with_index(e, at))?;
-        let reading = key
-            .verify(&signed)
-            .map_err(|e| with_index(core_error(e), at))?;
-        verified.push(reading);
-    }
-    let report = audit(&verified).map_err(core_error)?;
-    Ok(report_object(&report)?.into())
-}
-
-/// Names the reading an error is about: its index in the message and as an
-/// `index` property (the error keeps the core's code).
-fn with_index(err: JsValue, at: usize) -> JsValue {
-    if let Some(e) = err.dyn_ref::<js_sys::Error>() {
-        let message = String::from(e.message());
-        e.set_message(&format!("reading {at}: {message}"));
-        // Defining a property on an Error this module created cannot fail;
-        // if it did, the caller still gets the Error with its code.
-        let _ = js_sys::Reflect::set(e, &JsValue::from_str("index"), &index(at));
-    }
-    err
+    let readings = js::array(&readings, "readings")?;
+    let key = js::registered_key(&registered_public_key)?;
+    let report = ffi::audit_history(readings.iter().map(|r| js::reading(&r)), &key)
+        .map_err(js::core_error)?;
+    js::to_js(&report)
 }

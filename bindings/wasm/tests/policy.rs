@@ -252,7 +252,11 @@ fn spec_table(heading: &str, header: &str) -> Vec<Vec<String>> {
 #[wasm_bindgen_test]
 fn the_error_catalogue_is_the_one_of_the_spec() {
     let rows = spec_table("## 11. Errors", "| code | family | meaning | produced by |");
-    let catalogue: Vec<Vec<String>> = error_catalogue()
+    let catalogue: Array = error_catalogue()
+        .expect("catalogue")
+        .dyn_into()
+        .expect("an array");
+    let catalogue: Vec<Vec<String>> = catalogue
         .iter()
         .map(|e| {
             ["code", "family", "meaning"]

@@ -17,7 +17,9 @@
 
 use js_sys::{BigInt, JsString, Reflect, Uint8Array};
 use serde_json::Value;
-use smartmeter_wasm::{canonical_bytes, decode_canonical, error_codes, key_id, verify_reading};
+use smartmeter_wasm::{
+    canonical_bytes, check_integrity, decode_canonical, error_codes, key_id, verify_reading,
+};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -97,7 +99,11 @@ fn assert_fields(verified: &JsValue, case: &Value) {
         Some(text(case, "key_id")),
         "{name}"
     );
-    assert_eq!(get(verified, "algorithm").as_f64(), Some(1.0), "{name}");
+    assert_eq!(
+        get(verified, "algorithm").as_f64(),
+        case.get("algorithm").and_then(Value::as_f64),
+        "{name}"
+    );
     assert_eq!(
         get(verified, "publicKey").as_string().as_deref(),
         Some(text(case, "public_key_der_base64")),
@@ -106,22 +112,52 @@ fn assert_fields(verified: &JsValue, case: &Value) {
 }
 
 #[wasm_bindgen_test]
-fn valid_vectors_verify_from_text_with_and_without_the_registered_key() {
+fn valid_vectors_verify_against_the_registered_key_in_every_form() {
     for case in cases(VALID) {
         let name = text(&case, "name");
         let wire = JsValue::from_str(text(&case, "json"));
-        let carried = verify_reading(wire.clone(), None)
-            .unwrap_or_else(|e| panic!("{name}: carried key: {e:?}"));
-        assert_fields(&carried, &case);
+        let der = Uint8Array::from(base64_der(text(&case, "public_key_der_base64")).as_slice());
         for registered in [
-            text(&case, "public_key_pem"),
-            text(&case, "public_key_der_base64"),
+            JsValue::from_str(text(&case, "public_key_pem")),
+            JsValue::from_str(text(&case, "public_key_der_base64")),
+            der.into(),
         ] {
-            let verified = verify_reading(wire.clone(), Some(JsString::from(registered)))
+            let verified = verify_reading(wire.clone(), registered)
                 .unwrap_or_else(|e| panic!("{name}: registered key: {e:?}"));
             assert_fields(&verified, &case);
         }
     }
+}
+
+#[wasm_bindgen_test]
+fn verification_needs_a_registered_key_and_integrity_authenticates_nothing() {
+    for case in cases(VALID) {
+        let name = text(&case, "name");
+        let wire = JsValue::from_str(text(&case, "json"));
+        for missing in [JsValue::UNDEFINED, JsValue::NULL] {
+            let thrown = verify_reading(wire.clone(), missing).expect_err("no registered key");
+            assert_error(&thrown, "invalid_argument", name);
+            let message = get(&thrown, "message").as_string().unwrap_or_default();
+            assert!(message.contains("checkIntegrity"), "{name}: {message}");
+        }
+        let checked = check_integrity(wire).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert_eq!(get(&checked, "authenticated"), JsValue::FALSE, "{name}");
+        assert_eq!(
+            get(&checked, "carriedPublicKey").as_string().as_deref(),
+            Some(text(&case, "public_key_der_base64")),
+            "{name}"
+        );
+        assert_eq!(
+            get(&checked, "whImported"),
+            big(text(case.get("reading").expect("reading"), "wh_imported")),
+            "{name}"
+        );
+    }
+    // A tampered reading fails the integrity check too.
+    let first = cases(VALID).into_iter().next().expect("case");
+    let tampered = text(&first, "json").replace("\"wh_imported\":1200", "\"wh_imported\":1201");
+    let thrown = check_integrity(JsValue::from_str(&tampered)).expect_err("tampered");
+    assert_error(&thrown, "invalid_signature", "tampered");
 }
 
 #[wasm_bindgen_test]
@@ -138,7 +174,7 @@ fn valid_vectors_verify_from_objects_with_bigints() {
             )
             .expect("set");
         }
-        let verified = verify_reading(object, Some(JsString::from(text(&case, "public_key_pem"))))
+        let verified = verify_reading(object, JsString::from(text(&case, "public_key_pem")).into())
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));
         assert_fields(&verified, &case);
     }
@@ -154,7 +190,7 @@ fn objects_with_numbers_verify_when_safe_and_are_rejected_when_not() {
         let all_safe = ["sequence", "timestamp_ms", "wh_imported", "wh_exported"]
             .iter()
             .all(|f| text(reading, f).parse::<u64>().is_ok_and(|v| v < 1 << 53));
-        match verify_reading(object, None) {
+        match verify_reading(object, JsValue::from_str(text(&case, "public_key_pem"))) {
             Ok(verified) => {
                 assert!(all_safe, "{name}: accepted a rounded number");
                 assert_fields(&verified, &case);
@@ -226,7 +262,7 @@ fn invalid_vectors_throw_errors_with_the_core_code() {
             "public_key" => key_id(JsValue::from_str(input)).err(),
             "json" => verify_reading(
                 JsValue::from_str(input),
-                Some(JsString::from(text(&case, "registered_public_key_pem"))),
+                JsValue::from_str(text(&case, "registered_public_key_pem")),
             )
             .err(),
             other => panic!("{name}: unknown kind {other}"),
@@ -264,39 +300,107 @@ fn wrong_registered_key_is_key_mismatch() {
     assert_ne!(text(first, "key_id"), text(second, "key_id"));
     let thrown = verify_reading(
         JsValue::from_str(text(first, "json")),
-        Some(JsString::from(text(second, "public_key_pem"))),
+        JsValue::from_str(text(second, "public_key_pem")),
     )
     .expect_err("another meter's key");
     assert_error(&thrown, "key_mismatch", "key mismatch");
     let thrown = verify_reading(
         JsValue::from_str(text(first, "json")),
-        Some(JsString::from("AAAA")),
+        JsValue::from_str("AAAA"),
     )
     .expect_err("a bad registered key");
     assert_error(&thrown, "malformed_key", "bad registered key");
 }
 
 #[wasm_bindgen_test]
-fn values_of_the_wrong_type_are_invalid_argument() {
+fn readings_of_the_wrong_type_are_malformed_json_and_keys_invalid_argument() {
+    let valid = cases(VALID);
+    let case = valid.first().expect("case");
+    let key = JsValue::from_str(text(case, "public_key_pem"));
     for value in [
         JsValue::from_f64(1.0),
         JsValue::NULL,
         JsValue::UNDEFINED,
         js_sys::Array::new().into(),
+        JsValue::TRUE,
     ] {
-        let thrown = verify_reading(value.clone(), None).expect_err("not a reading");
-        assert_error(&thrown, "invalid_argument", "verifyReading");
+        let thrown = verify_reading(value.clone(), key.clone()).expect_err("not a reading");
+        assert_error(&thrown, "malformed_json", "verifyReading");
         let thrown = canonical_bytes(value.clone()).expect_err("not a reading");
-        assert_error(&thrown, "invalid_argument", "canonicalBytes");
+        assert_error(&thrown, "malformed_json", "canonicalBytes");
         let thrown = key_id(value).expect_err("not a key");
         assert_error(&thrown, "invalid_argument", "keyId");
+    }
+    for bad in [
+        JsValue::from_f64(1.0),
+        js_sys::Object::new().into(),
+        JsValue::TRUE,
+    ] {
+        let thrown =
+            verify_reading(JsValue::from_str(text(case, "json")), bad).expect_err("not a key");
+        assert_error(&thrown, "invalid_argument", "registered key");
+    }
+}
+
+/// Objects are read as strictly as text: the member set is checked even
+/// though serde-wasm-bindgen's struct path would only look members up.
+#[wasm_bindgen_test]
+fn objects_are_as_strict_as_text() {
+    let valid = cases(VALID);
+    let case = valid.first().expect("case");
+    let key = JsValue::from_str(text(case, "public_key_pem"));
+    let object = || js_sys::JSON::parse(text(case, "json")).expect("wire JSON parses");
+    verify_reading(object(), key.clone()).expect("the object verifies");
+
+    let extra = object();
+    Reflect::set(&extra, &JsValue::from_str("extra"), &JsValue::from_f64(1.0)).expect("set");
+    let thrown = verify_reading(extra, key.clone()).expect_err("unknown member");
+    assert_error(&thrown, "malformed_json", "unknown member");
+    assert!(
+        get(&thrown, "message")
+            .as_string()
+            .unwrap_or_default()
+            .contains("extra")
+    );
+
+    let missing = object();
+    Reflect::delete_property(
+        missing.unchecked_ref::<js_sys::Object>(),
+        &JsValue::from_str("sequence"),
+    )
+    .expect("delete");
+    let thrown = verify_reading(missing, key.clone()).expect_err("missing member");
+    assert_error(&thrown, "malformed_json", "missing member");
+
+    let structured = object();
+    Reflect::set(
+        &structured,
+        &JsValue::from_str("signature"),
+        &js_sys::Object::new(),
+    )
+    .expect("set");
+    let thrown = verify_reading(structured, key.clone()).expect_err("structured member");
+    assert_error(&thrown, "malformed_json", "structured member");
+
+    for (member, value) in [
+        ("sequence", JsValue::from_f64(-1.0)),
+        ("sequence", JsValue::from_f64(1.5)),
+        ("sequence", JsValue::from_str("1")),
+        ("wh_imported", JsValue::from_f64(2f64.powi(53))),
+        ("signature", JsValue::from_f64(1.0)),
+    ] {
+        let bad = object();
+        Reflect::set(&bad, &JsValue::from_str(member), &value).expect("set");
+        let thrown = verify_reading(bad, key.clone()).expect_err("wrong type");
+        assert_error(&thrown, "malformed_json", member);
     }
 }
 
 #[wasm_bindgen_test]
 fn oversized_inputs_are_refused_with_the_core_codes() {
     let huge = "x".repeat(1 << 20);
-    let thrown = verify_reading(JsValue::from_str(&huge), None).expect_err("1 MiB of text");
+    let key = JsValue::from_str(text(cases(VALID).first().expect("case"), "public_key_pem"));
+    let thrown = verify_reading(JsValue::from_str(&huge), key.clone()).expect_err("1 MiB of text");
     assert_error(&thrown, "reading_too_large", "huge text");
     let object = js_sys::Object::new();
     Reflect::set(
@@ -305,7 +409,7 @@ fn oversized_inputs_are_refused_with_the_core_codes() {
         &JsValue::from_str(&huge),
     )
     .expect("set");
-    let thrown = verify_reading(object.into(), None).expect_err("1 MiB in an object");
+    let thrown = verify_reading(object.into(), key.clone()).expect_err("1 MiB in an object");
     assert_error(&thrown, "reading_too_large", "huge field");
     let thrown = key_id(JsValue::from_str(&huge)).expect_err("1 MiB key");
     assert_error(&thrown, "key_text_too_large", "huge key text");

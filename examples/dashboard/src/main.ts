@@ -1,58 +1,28 @@
-// SmartMeters dashboard: lists meters and their readings from the reference
-// server's read API and verifies every reading here, in the browser, with the
-// smartmeter-wasm package, against the meter's registered key. The server is
-// only a store: a reading it altered shows as failed.
+// SmartMeters dashboard: lists meters from the reference server's read API;
+// for a meter and a range (day, week, custom) it has a Web Worker fetch the
+// readings page by page and verify every one with smartmeter-wasm against
+// the meter's registered key, while this page stays responsive. It draws
+// net consumption and average power (downsampled per pixel), marks the
+// audit findings on the timeline, lists failures, and exports the verified
+// range. The server is only a store: a reading it altered shows as failed.
 //
 // The read-only token is asked for once and kept in sessionStorage (this
 // tab, this session); it is sent only in the Authorization header, never in
 // a URL.
 
-import init, {
-  keyId,
-  verifyReading,
-  type SmartMeterError,
-  type VerifiedReading,
-  type WireReading,
-} from "smartmeter-wasm";
-import uPlot from "uplot";
+import type { AuditReport, Finding } from "smartmeter-wasm";
+
+import { HttpError, allMeters, getJson, type ApiConfig, type MeterView } from "./api";
+import { EnergyChart, FINDING_COLOR, rovingFocus, type Marker } from "./chart";
+import type { DoneMessage, EntryDetail, Failure, FromWorker, ProgressMessage, ToWorker } from "./protocol";
+import { EntryStore, buildSeries } from "./series";
 
 const TOKEN_KEY = "smartmeter.readToken";
 const API_KEY = "smartmeter.apiBase";
 const ADDED_KEY = "smartmeter.addedKeyIds";
-const PAGE = 1000;
-
-interface MeterView {
-  id: number;
-  username: string;
-  key_id: string;
-  public_key: string;
-  revoked_at: string | null;
-  readings_count: number;
-}
-interface ReadingView {
-  signed: Record<string, unknown>;
-  received_at: string;
-}
-interface Page<T> {
-  next_after: number | bigint | null;
-  meters?: T[];
-  readings?: T[];
-}
-
-/** One reading as shown: verified, or failed with the core's error code. */
-type Row =
-  | { ok: true; reading: VerifiedReading; receivedAt: string }
-  | { ok: false; code: string; message: string; signed: Record<string, unknown>; receivedAt: string };
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+const DAY_MS = 86_400_000;
+/** Most rows a findings or failures table shows; the rest are counted. */
+const MAX_ROWS = 1000;
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -60,64 +30,11 @@ const $ = <T extends HTMLElement>(id: string): T => {
   return el as T;
 };
 
-/**
- * JSON.parse that keeps integers above 2^53-1 exact, as bigint, using the
- * source text the reviver receives (JSON.parse source text access); where
- * that is unsupported, such numbers stay numbers and verifyReading refuses
- * them (malformed_json) instead of verifying rounded values.
- */
-function parseExact(text: string): unknown {
-  const reviver = (_key: string, value: unknown, context?: { source?: string }): unknown => {
-    const source = context?.source;
-    if (typeof value === "number" && !Number.isSafeInteger(value) && source && /^-?\d+$/.test(source)) {
-      return BigInt(source);
-    }
-    return value;
-  };
-  return JSON.parse(text, reviver as (this: unknown, key: string, value: unknown) => unknown);
+function api(): ApiConfig {
+  return { base: sessionStorage.getItem(API_KEY) || location.origin, token: sessionStorage.getItem(TOKEN_KEY) ?? "" };
 }
 
-function apiBase(): string {
-  return sessionStorage.getItem(API_KEY) || location.origin;
-}
-
-async function api<T>(path: string): Promise<T> {
-  const token = sessionStorage.getItem(TOKEN_KEY) ?? "";
-  const response = await fetch(new URL(path, apiBase()), {
-    headers: { Authorization: `Bearer ${token}`, Accept: "application/json" },
-    credentials: "omit",
-    cache: "no-store",
-    referrerPolicy: "no-referrer",
-  });
-  const text = await response.text();
-  if (!response.ok) {
-    let code = "http_error";
-    let message = `${response.status} ${response.statusText}`;
-    try {
-      const body = JSON.parse(text) as { error?: string; message?: string };
-      code = body.error ?? code;
-      message = body.message ?? message;
-    } catch {
-      // Not a JSON error body: keep the status line.
-    }
-    throw new HttpError(response.status, code, message);
-  }
-  return parseExact(text) as T;
-}
-
-async function allPages<T>(path: string, field: "meters" | "readings"): Promise<T[]> {
-  const out: T[] = [];
-  let after: string | null = null;
-  for (;;) {
-    const sep = path.includes("?") ? "&" : "?";
-    const page: Page<T> = await api<Page<T>>(
-      `${path}${sep}limit=${PAGE}${after === null ? "" : `&after=${after}`}`,
-    );
-    out.push(...(page[field] ?? []));
-    if (page.next_after === null || page.next_after === undefined) return out;
-    after = String(page.next_after);
-  }
-}
+const nf = new Intl.NumberFormat("en-US");
 
 // ---- login -----------------------------------------------------------------
 
@@ -151,32 +68,30 @@ function wireLogin(): void {
 // ---- meters ----------------------------------------------------------------
 
 let meters: MeterView[] = [];
+let selected: MeterView | null = null;
 
 async function loadMeters(): Promise<void> {
   const note = $("meters-note");
   note.hidden = true;
   try {
-    meters = await allPages<MeterView>("/meters", "meters");
+    meters = await allMeters(api());
   } catch (e) {
     if (!(e instanceof HttpError) || e.status === 401) throw e;
-    // The server does not let this token list meters: add them by key id.
     meters = [];
     note.hidden = false;
     note.textContent =
-      `This server does not list meters for the read-only token (GET /meters: ${e.status} ${e.code}). ` +
-      "Add meters by key id.";
+      `This server does not list meters for the read-only token (GET /meters: ${e.status} ${e.code}). ` + "Add meters by key id.";
     $("add-meter").hidden = false;
   }
   for (const id of addedKeyIds()) {
     if (meters.some((m) => m.key_id === id)) continue;
     try {
-      meters.push(await api<MeterView>(`/meters/${id}`));
+      meters.push(await getJson<MeterView>(api(), `/meters/${id}`));
     } catch (e) {
       showError(`meter ${id}: ${(e as Error).message}`);
     }
   }
   renderMeters();
-  void verifyAll().catch(fail);
 }
 
 function addedKeyIds(): string[] {
@@ -201,6 +116,12 @@ function wireAddMeter(): void {
   });
 }
 
+function cell(content: Node | string): HTMLTableCellElement {
+  const td = document.createElement("td");
+  td.append(content);
+  return td;
+}
+
 function renderMeters(): void {
   const body = $("meters").querySelector("tbody");
   if (!body) return;
@@ -211,187 +132,468 @@ function renderMeters(): void {
       const name = document.createElement("button");
       name.type = "button";
       name.textContent = m.username;
-      name.addEventListener("click", () => void selectMeter(m).catch(fail));
+      name.setAttribute("aria-label", `Open meter ${m.username}`);
+      name.addEventListener("click", () => selectMeter(m));
       const id = document.createElement("code");
       id.textContent = m.key_id;
-      const status = document.createElement("td");
-      status.className = "meter-status";
-      status.textContent = m.revoked_at ? "revoked; verifying…" : "verifying…";
-      tr.append(cell(name), cell(id), cell(String(m.readings_count)), status);
+      const state = m.revoked_at ? `revoked ${m.revoked_at}` : m.registered_at;
+      tr.append(cell(name), cell(id), cell(nf.format(m.readings_count)), cell(state));
       return tr;
     }),
   );
 }
 
-function cell(content: Node | string): HTMLTableCellElement {
-  const td = document.createElement("td");
-  td.append(content);
-  return td;
+// ---- range -----------------------------------------------------------------
+
+function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
 }
 
-// ---- readings --------------------------------------------------------------
+function parseDay(text: string): number {
+  return Date.parse(`${text}T00:00:00Z`);
+}
 
-let chart: uPlot | null = null;
+function parseLocalAsUtc(text: string): number {
+  return Date.parse(`${text.length === 16 ? `${text}:00` : text}Z`);
+}
 
-async function selectMeter(meter: MeterView): Promise<void> {
-  for (const tr of $("meters").querySelectorAll("tbody tr")) {
-    tr.classList.toggle("selected", (tr as HTMLElement).dataset.keyId === meter.key_id);
+/** The range the form describes, [fromMs, toMs), or an explanation. */
+function rangeOf(): { fromMs: number; toMs: number } | string {
+  const kind = $<HTMLSelectElement>("range-kind").value;
+  if (kind === "custom") {
+    const from = parseLocalAsUtc($<HTMLInputElement>("range-from").value);
+    const to = parseLocalAsUtc($<HTMLInputElement>("range-to").value);
+    if (!Number.isFinite(from) || !Number.isFinite(to)) return "Enter a start and an end.";
+    if (to <= from) return "The end must be after the start.";
+    return { fromMs: from, toMs: to };
+  }
+  const day = parseDay($<HTMLInputElement>("range-day").value);
+  if (!Number.isFinite(day)) return "Choose a day.";
+  if (kind === "week") {
+    const monday = day - ((new Date(day).getUTCDay() + 6) % 7) * DAY_MS;
+    return { fromMs: monday, toMs: monday + 7 * DAY_MS };
+  }
+  return { fromMs: day, toMs: day + DAY_MS };
+}
+
+function describeRange(): void {
+  const kind = $<HTMLSelectElement>("range-kind").value;
+  $("range-day-label").hidden = kind === "custom";
+  $("range-from-label").hidden = kind !== "custom";
+  $("range-to-label").hidden = kind !== "custom";
+  $<HTMLInputElement>("range-day").required = kind !== "custom";
+  const range = rangeOf();
+  $("range-text").textContent =
+    typeof range === "string"
+      ? range
+      : `From ${new Date(range.fromMs).toISOString()} to ${new Date(range.toMs).toISOString()} (UTC, end excluded).`;
+}
+
+function wireRange(): void {
+  for (const id of ["range-kind", "range-day", "range-from", "range-to"]) {
+    $(id).addEventListener("input", describeRange);
+  }
+  $<HTMLFormElement>("range").addEventListener("submit", (event) => {
+    event.preventDefault();
+    startLoad(false);
+  });
+  $("reload").addEventListener("click", () => startLoad(true));
+}
+
+function selectMeter(meter: MeterView): void {
+  selected = meter;
+  for (const tr of $("meters").querySelectorAll<HTMLElement>("tbody tr")) {
+    tr.classList.toggle("selected", tr.dataset.keyId === meter.key_id);
   }
   const section = $("meter-section");
   section.hidden = false;
-  section.dataset.state = "loading";
   section.dataset.keyId = meter.key_id;
-  $("meter-title").textContent = `${meter.username}`;
-  $("meter-summary").textContent = "Loading and verifying…";
-
-  const rows = await verifyMeter(meter);
-  if (section.dataset.keyId !== meter.key_id) return; // another meter was picked meanwhile
-
-  renderReadings(rows);
-  renderChart(rows);
-  const failed = rows.filter((r) => !r.ok).length;
-  const summary = $("meter-summary");
-  summary.textContent =
-    `${rows.length} readings: ${rows.length - failed} verified, ${failed} failed ` +
-    `(key ${meter.key_id.slice(0, 16)}…, checked in this browser).`;
-  summary.className = failed ? "status-failed" : "status-verified";
-  showMeterStatus(meter, rows);
-  section.dataset.state = "done";
+  $("meter-title").textContent = `${meter.username} — key ${meter.key_id.slice(0, 16)}…`;
+  // Start on the day of the meter's latest reading, else today.
+  const latest = meter.latest?.signed?.["timestamp_ms"];
+  const day = typeof latest === "number" || typeof latest === "bigint" ? Number(latest) : Date.now();
+  if (!$<HTMLInputElement>("range-day").value) $<HTMLInputElement>("range-day").value = utcDay(day);
+  describeRange();
+  resetView();
+  section.focus();
 }
 
-/**
- * Fetches a meter's registered key and all its readings, and verifies every
- * reading against that key, here in the browser.
- */
-async function verifyMeter(meter: MeterView): Promise<Row[]> {
-  // The registered key, from the meter's record; checked to carry its key id.
-  const detail = await api<MeterView>(`/meters/${meter.key_id}`);
-  const registered = detail.public_key;
-  if (keyId(registered) !== meter.key_id) {
-    throw new Error(`the server's key for meter ${meter.key_id} has another key id`);
+// ---- verification ----------------------------------------------------------
+
+const store = new EntryStore();
+let worker: Worker | null = null;
+let loadId = 0;
+let loading: { keyId: string; fromMs: number; toMs: number; started: number } | null = null;
+let failures: Failure[] = [];
+let audit: AuditReport | null = null;
+let chart: EnergyChart | null = null;
+let chartDirty = false;
+let lastChartUpdate = 0;
+let longestTaskMs = 0;
+
+function getWorker(): Worker {
+  if (!worker) {
+    worker = new Worker(new URL("worker.js", document.baseURI), { type: "module" });
+    worker.onmessage = (event: MessageEvent<FromWorker>) => onWorker(event.data);
+    worker.onerror = (event) => showError(`verification worker: ${event.message}`);
   }
-  const readings = await allPages<ReadingView>(`/meters/${meter.key_id}/readings`, "readings");
-  return readings.map((r) => verifyRow(r, registered));
+  return worker;
 }
 
-function showMeterStatus(meter: MeterView, rows: Row[]): void {
-  const failed = rows.filter((r) => !r.ok).length;
-  const status = $("meters").querySelector<HTMLElement>(`tr[data-key-id="${meter.key_id}"] .meter-status`);
-  if (!status) return;
-  status.textContent = failed ? `${failed} of ${rows.length} failed` : `all ${rows.length} verified`;
-  status.className = `meter-status ${failed ? "status-failed" : "status-verified"}`;
-  status.dataset.failed = String(failed);
+function send(message: ToWorker): void {
+  getWorker().postMessage(message);
 }
 
-/** Verifies every listed meter in turn, for the overview column. */
-let overviewRun = 0;
-async function verifyAll(): Promise<void> {
-  const run = ++overviewRun;
-  document.body.dataset.overview = "running";
-  for (const meter of meters) {
-    if (run !== overviewRun) return;
-    try {
-      showMeterStatus(meter, await verifyMeter(meter));
-    } catch (e) {
-      if (e instanceof HttpError && e.status === 401) throw e;
-      const status = $("meters").querySelector<HTMLElement>(`tr[data-key-id="${meter.key_id}"] .meter-status`);
-      if (status) status.textContent = `cannot verify: ${(e as Error).message}`;
-    }
+function resetView(): void {
+  store.clear();
+  failures = [];
+  audit = null;
+  chart?.destroy();
+  chart = null;
+  $("findings").querySelector("tbody")?.replaceChildren();
+  $("failures").querySelector("tbody")?.replaceChildren();
+  $("findings-summary").textContent = "";
+  $("failures-summary").textContent = "None.";
+  $("details").hidden = true;
+  $<HTMLButtonElement>("export-csv").disabled = true;
+  $<HTMLButtonElement>("export-json").disabled = true;
+  $<HTMLButtonElement>("reload").disabled = true;
+  $("timing").textContent = "";
+  $("export-status").textContent = "";
+  setStatus("idle", "No range loaded.");
+}
+
+function startLoad(again: boolean): void {
+  if (!selected) return;
+  const range = rangeOf();
+  if (typeof range === "string") {
+    describeRange();
+    return;
   }
-  if (run === overviewRun) document.body.dataset.overview = "done";
+  if (!again) resetView();
+  loadId += 1;
+  loading = { keyId: selected.key_id, ...range, started: performance.now() };
+  longestTaskMs = 0;
+  $<HTMLButtonElement>("export-csv").disabled = true;
+  $<HTMLButtonElement>("export-json").disabled = true;
+  $<HTMLButtonElement>("reload").disabled = true;
+  $<HTMLProgressElement>("progress").value = 0;
+  setStatus("loading", "Fetching the meter's registered key…");
+  const { base, token } = api();
+  send({ type: "load", load: loadId, apiBase: base, token, keyId: selected.key_id, ...range, again });
 }
 
-function verifyRow(view: ReadingView, registered: string): Row {
-  try {
-    const reading = verifyReading(view.signed as unknown as WireReading, registered);
-    return { ok: true, reading, receivedAt: view.received_at };
-  } catch (e) {
-    const err = e as Partial<SmartMeterError>;
-    return {
-      ok: false,
-      code: err.code ?? "error",
-      message: err.message ?? String(e),
-      signed: view.signed,
-      receivedAt: view.received_at,
-    };
+function setStatus(state: string, text: string, counts?: { verified: number; failed: number; pending: number }): void {
+  const status = $("status");
+  status.dataset.state = state;
+  if (!counts) {
+    status.textContent = text;
+    return;
+  }
+  status.dataset.verified = String(counts.verified);
+  status.dataset.failed = String(counts.failed);
+  status.dataset.pending = String(counts.pending);
+  const span = (cls: string, n: number, label: string) => {
+    const s = document.createElement("span");
+    s.className = cls;
+    s.textContent = `${nf.format(n)} ${label}`;
+    return s;
+  };
+  status.replaceChildren(
+    span("verified", counts.verified, "verified"),
+    " · ",
+    span("failed", counts.failed, "failed"),
+    " · ",
+    span("pending", counts.pending, "pending"),
+    ` — ${text}`,
+  );
+}
+
+function onWorker(m: FromWorker): void {
+  if ("load" in m && m.load !== loadId) return; // an older load
+  switch (m.type) {
+    case "meter":
+      $("meter-title").dataset.backend = m.backend;
+      setStatus("loading", `fetching and verifying (signatures checked by ${m.backend === "webcrypto" ? "WebCrypto" : "the built-in verifier"})`, {
+        verified: 0,
+        failed: 0,
+        pending: 0,
+      });
+      break;
+    case "entries":
+      store.add(m);
+      chartDirty = true;
+      maybeUpdateChart(false);
+      break;
+    case "progress":
+      onProgress(m);
+      break;
+    case "done":
+      onDone(m);
+      break;
+    case "error":
+      loading = null;
+      setStatus("error", `Verification stopped: ${m.code}: ${m.message}`);
+      if (m.unauthorized) fail(new HttpError(401, m.code, m.message));
+      else showError(`${m.code}: ${m.message}`);
+      $<HTMLButtonElement>("reload").disabled = false;
+      break;
+    case "export":
+      download(m.blob, m.format, m.readings);
+      break;
+    case "details":
+      onDetails(m.request, m.rows);
+      break;
   }
 }
 
-function utc(ms: bigint | number | unknown): string {
-  try {
-    return new Date(Number(ms)).toISOString().replace("T", " ").replace(".000Z", "Z");
-  } catch {
-    return String(ms);
+function onProgress(m: ProgressMessage): void {
+  if (!loading) return;
+  failures.push(...m.failures);
+  if (m.failures.length > 0) renderFailures();
+  const span = loading.toMs - loading.fromMs;
+  const fetched = Math.min(1, Math.max(0, (m.fetchedUpToMs - loading.fromMs) / span));
+  const checked = m.verified + m.failed;
+  const total = checked + m.pending;
+  // Fetching and checking, half each.
+  $<HTMLProgressElement>("progress").value = 0.5 * fetched + 0.5 * (total > 0 ? (checked / total) * fetched : fetched);
+  setStatus("loading", `page ${m.pages}, fetched up to ${new Date(m.fetchedUpToMs).toISOString().slice(0, 19)}Z`, {
+    verified: m.verified,
+    failed: m.failed,
+    pending: m.pending,
+  });
+}
+
+function onDone(m: DoneMessage): void {
+  if (!loading) return;
+  const wallMs = performance.now() - loading.started;
+  loading = null;
+  audit = m.audit;
+  $<HTMLProgressElement>("progress").value = 1;
+  setStatus("done", `all ${nf.format(m.verified + m.failed)} readings checked${m.repeats ? ` (${nf.format(m.repeats)} fetched again, already held)` : ""}`, {
+    verified: m.verified,
+    failed: m.failed,
+    pending: 0,
+  });
+  const t = m.timings;
+  const timing = $("timing");
+  timing.textContent =
+    `${nf.format(m.entries)} readings in ${(wallMs / 1000).toFixed(2)} s ` +
+    `(server ${(t.fetchMs / 1000).toFixed(2)} s over ${m.pages} pages; verification ${(t.verifyMs / 1000).toFixed(2)} s, ` +
+    `${nf.format(t.webCryptoChecks)} signatures by WebCrypto, ${nf.format(t.coreChecks)} by the built-in verifier); ` +
+    `longest main-thread task ${longestTaskMs.toFixed(0)} ms.`;
+  Object.assign(timing.dataset, {
+    wallMs: wallMs.toFixed(0),
+    totalMs: t.totalMs.toFixed(0),
+    fetchMs: t.fetchMs.toFixed(0),
+    verifyMs: t.verifyMs.toFixed(0),
+    webCryptoChecks: String(t.webCryptoChecks),
+    coreChecks: String(t.coreChecks),
+    longestTaskMs: longestTaskMs.toFixed(0),
+    readings: String(m.entries),
+  });
+  maybeUpdateChart(true);
+  renderFindings();
+  renderFailures();
+  $<HTMLButtonElement>("export-csv").disabled = m.verified === 0;
+  $<HTMLButtonElement>("export-json").disabled = m.verified === 0;
+  $<HTMLButtonElement>("reload").disabled = false;
+}
+
+/** Redraws the chart at most about four times a second while loading. */
+function maybeUpdateChart(force: boolean): void {
+  const now = performance.now();
+  if (!force && (!chartDirty || now - lastChartUpdate < 250)) return;
+  chartDirty = false;
+  lastChartUpdate = now;
+  if (!chart) {
+    chart = new EnergyChart($("chart"), $("timeline"), showFindings);
+    chart.setSeries(buildSeries(store));
+    if ($<HTMLInputElement>("show-registers").checked) chart.setShowRegisters(true);
+  } else {
+    chart.setSeries(buildSeries(store));
+  }
+  if (force) chart.setMarkers(markers());
+}
+
+// ---- findings --------------------------------------------------------------
+
+/** The entries a finding is about, in order. */
+function entriesOf(f: Finding): number[] {
+  switch (f.code) {
+    case "gap":
+      return [f.previous, f.next];
+    case "duplicate":
+      return [f.original, f.index];
+    case "conflict":
+      return [f.first, f.index];
+    case "timestamp_backwards":
+    case "register_decreased":
+      return [f.previous, f.index];
+    case "late":
+      return [f.after, f.index];
   }
 }
 
-function renderReadings(rows: Row[]): void {
-  const body = $("readings").querySelector("tbody");
-  if (!body) return;
+function describe(f: Finding): { sequence: string; text: string } {
+  switch (f.code) {
+    case "gap":
+      return {
+        sequence: f.firstMissing === f.lastMissing ? `${f.firstMissing}` : `${f.firstMissing}–${f.lastMissing}`,
+        text:
+          `${f.missing} sequence number${f.missing === 1n ? "" : "s"} without a verified reading: ` +
+          "the server did not return them, or they failed verification (listed below).",
+      };
+    case "duplicate":
+      return { sequence: `${f.sequence}`, text: "The same reading again (same values)." };
+    case "conflict":
+      return { sequence: `${f.sequence}`, text: "Two different signed readings with one sequence number: the meter's key signed twice (a faulty meter or a stolen key)." };
+    case "timestamp_backwards":
+      return { sequence: `${f.sequence}`, text: "Its time is earlier than the reading before it." };
+    case "register_decreased":
+      return { sequence: `${f.sequence}`, text: `The ${f.register} register is lower than in the reading before it.` };
+    case "late":
+      return { sequence: `${f.sequence}`, text: "It arrived after a reading with a higher sequence number." };
+  }
+}
+
+function timeOf(entry: number): number {
+  return (store.timeMs[entry] ?? Number.NaN) / 1000;
+}
+
+function markers(): Marker[] {
+  if (!audit) return [];
+  return audit.findings.map((f, id) => {
+    const [a, b] = entriesOf(f);
+    const t0 = timeOf(a!);
+    const t1 = timeOf(b ?? a!);
+    const { sequence } = describe(f);
+    return { id, code: f.code, from: Math.min(t0, t1), to: Math.max(t0, t1), label: `${f.code.replace("_", " ")} at sequence ${sequence}` };
+  });
+}
+
+function renderFindings(): void {
+  const body = $("findings").querySelector("tbody");
+  if (!body || !audit) return;
+  const counts = new Map<string, number>();
+  for (const f of audit.findings) counts.set(f.code, (counts.get(f.code) ?? 0) + 1);
+  $("findings-summary").textContent =
+    audit.findings.length === 0
+      ? `No findings: ${nf.format(audit.readings)} verified readings, sequence ${audit.lowestSequence ?? "–"} to ${audit.highestSequence ?? "–"}, complete and consistent.`
+      : `${[...counts].map(([c, n]) => `${nf.format(n)} ${c.replace("_", " ")}${n === 1 ? "" : "s"}`).join(", ")} in ${nf.format(audit.readings)} verified readings` +
+        (audit.findings.length > MAX_ROWS ? ` (the first ${MAX_ROWS} are listed).` : ".");
   body.replaceChildren(
-    ...rows.map((row) => {
+    ...audit.findings.slice(0, MAX_ROWS).map((f, id) => {
       const tr = document.createElement("tr");
-      const values = row.ok
-        ? [row.reading.sequence, row.reading.timestampMs, row.reading.whImported, row.reading.whExported]
-        : [row.signed.sequence, row.signed.timestamp_ms, row.signed.wh_imported, row.signed.wh_exported];
-      tr.dataset.sequence = String(values[0]);
-      tr.dataset.status = row.ok ? "verified" : "failed";
-      const status = document.createElement("span");
-      if (row.ok) {
-        status.className = "status-verified";
-        status.textContent = "✔ verified";
-      } else {
-        tr.classList.add("failed");
-        tr.dataset.code = row.code;
-        status.className = "status-failed";
-        status.textContent = `✘ failed: ${row.code} (${row.message})`;
-      }
-      tr.append(cell(String(values[0])), cell(utc(values[1])), cell(String(values[2])), cell(String(values[3])), cell(status));
+      tr.dataset.code = f.code;
+      const { sequence, text } = describe(f);
+      tr.dataset.sequence = sequence;
+      const code = document.createElement("span");
+      code.className = "finding-code";
+      code.style.borderColor = FINDING_COLOR(f.code);
+      code.textContent = f.code.replace("_", " ");
+      const show = document.createElement("button");
+      show.type = "button";
+      show.textContent = "Show readings";
+      show.setAttribute("aria-label", `Show the readings of the ${f.code.replace("_", " ")} at sequence ${sequence}`);
+      show.addEventListener("click", () => showFindings([id]));
+      tr.append(cell(code), cell(sequence), cell(text), cell(show));
       return tr;
     }),
   );
 }
 
-function renderChart(rows: Row[]): void {
-  chart?.destroy();
-  chart = null;
-  const points = rows
-    .map((row) => {
-      const r = row.ok
-        ? { t: row.reading.timestampMs, i: row.reading.whImported, e: row.reading.whExported }
-        : { t: row.signed.timestamp_ms, i: row.signed.wh_imported, e: row.signed.wh_exported };
-      return { ok: row.ok, t: Number(r.t) / 1000, i: Number(r.i), e: Number(r.e) };
-    })
-    .filter((p) => Number.isFinite(p.t))
-    .sort((a, b) => a.t - b.t);
-  const data: uPlot.AlignedData = [
-    points.map((p) => p.t),
-    points.map((p) => (p.ok ? p.i : null)),
-    points.map((p) => (p.ok ? p.e : null)),
-    points.map((p) => (p.ok || !Number.isFinite(p.i) ? null : p.i)),
-  ];
-  const container = $("chart");
-  chart = new uPlot(
-    {
-      width: Math.max(320, container.clientWidth || 900),
-      height: 300,
-      scales: { x: { time: true } },
-      axes: [{}, { label: "Wh" }],
-      series: [
-        {},
-        { label: "Imported (verified)", stroke: "#0969da", width: 2 },
-        { label: "Exported (verified)", stroke: "#1a7f37", width: 2 },
-        {
-          label: "Failed verification",
-          stroke: "#cf222e",
-          paths: () => null,
-          points: { show: true, size: 10, fill: "#cf222e" },
-        },
-      ],
-    },
-    data,
-    container,
+function renderFailures(): void {
+  const body = $("failures").querySelector("tbody");
+  if (!body) return;
+  $("failures-summary").textContent =
+    failures.length === 0
+      ? "None."
+      : `${nf.format(failures.length)} reading${failures.length === 1 ? "" : "s"} did not verify.` + (failures.length > MAX_ROWS ? ` The first ${MAX_ROWS} are listed.` : "");
+  body.replaceChildren(
+    ...failures.slice(0, MAX_ROWS).map((f) => {
+      const tr = document.createElement("tr");
+      tr.className = "failed";
+      tr.dataset.entry = String(f.entry);
+      tr.dataset.sequence = f.sequence ?? "";
+      tr.dataset.code = f.code;
+      const code = document.createElement("code");
+      code.textContent = f.code;
+      tr.append(cell(f.sequence ?? "(did not parse)"), cell(code), cell(f.message));
+      return tr;
+    }),
   );
+}
+
+let detailsRequest = 0;
+let detailsFindings: number[] = [];
+/** Where focus returns when the details close. */
+let detailsOpener: HTMLElement | null = null;
+
+/** Lists the readings of some findings (from the table or the timeline). */
+function showFindings(ids: number[]): void {
+  if (!audit) return;
+  detailsFindings = ids;
+  detailsOpener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+  const entries = [...new Set(ids.flatMap((id) => entriesOf(audit!.findings[id]!)))].sort((a, b) => a - b);
+  detailsRequest += 1;
+  send({ type: "details", request: detailsRequest, entries });
+  const first = audit.findings[ids[0]!]!;
+  $("details-title").textContent =
+    ids.length === 1 ? `Readings of the ${first.code.replace("_", " ")} at sequence ${describe(first).sequence}` : `Readings of ${ids.length} findings`;
+  $("details-text").textContent = ids.map((id) => describe(audit!.findings[id]!).text).filter((t, i, all) => all.indexOf(t) === i).join(" ");
+  const details = $("details");
+  details.hidden = false;
+  details.dataset.findings = ids.join(",");
+  details.dataset.ready = "false";
+  details.focus();
+}
+
+function onDetails(request: number, rows: EntryDetail[]): void {
+  if (request !== detailsRequest) return;
+  const body = $("details-table").querySelector("tbody");
+  if (!body) return;
+  body.replaceChildren(
+    ...rows.map((r) => {
+      const tr = document.createElement("tr");
+      tr.dataset.entry = String(r.entry);
+      tr.dataset.sequence = r.sequence;
+      tr.dataset.status = r.status;
+      if (r.status !== "verified") tr.className = "failed";
+      const ms = Number(r.timestampMs);
+      const time = Number.isFinite(ms) && ms <= 8.64e15 ? new Date(ms).toISOString() : r.timestampMs;
+      const verdict = r.status === "verified" ? "✔ verified" : `✘ ${r.code ?? r.status}${r.message ? ` (${r.message})` : ""}`;
+      tr.append(cell(String(r.entry)), cell(r.sequence), cell(time), cell(r.whImported), cell(r.whExported), cell(verdict));
+      return tr;
+    }),
+  );
+  $("details").dataset.ready = "true";
+}
+
+function zoomToDetails(): void {
+  if (!chart || !audit || detailsFindings.length === 0) return;
+  const times = detailsFindings.flatMap((id) => entriesOf(audit!.findings[id]!).map(timeOf)).filter(Number.isFinite);
+  const from = Math.min(...times);
+  const to = Math.max(...times);
+  const pad = Math.max(60, (to - from) * 0.5);
+  chart.zoom(from - pad, to + pad);
+  $("chart").focus();
+}
+
+// ---- export ----------------------------------------------------------------
+
+function download(blob: Blob, format: "csv" | "json", readings: number): void {
+  if (!selected) return;
+  const range = rangeOf();
+  const span = typeof range === "string" ? "range" : `${utcDay(range.fromMs)}_${utcDay(range.toMs - 1)}`;
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = `smartmeter-${selected.key_id.slice(0, 12)}-${span}.${format}`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+  $("export-status").textContent = `Exported ${nf.format(readings)} verified readings as ${format.toUpperCase()} (${nf.format(blob.size)} bytes).`;
 }
 
 // ---- start -----------------------------------------------------------------
@@ -422,12 +624,35 @@ async function start(): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
-  await init({ module_or_path: new URL("smartmeter_wasm_bg.wasm", document.baseURI) });
+function main(): void {
+  // How long the page's own thread is ever busy while a range verifies.
+  try {
+    new PerformanceObserver((list) => {
+      if (!loading) return;
+      for (const entry of list.getEntries()) longestTaskMs = Math.max(longestTaskMs, entry.duration);
+    }).observe({ type: "longtask", buffered: false });
+  } catch {
+    // No long-task timing in this browser: the figure stays 0.
+  }
   wireLogin();
   wireAddMeter();
-  if (sessionStorage.getItem(TOKEN_KEY)) await start();
+  wireRange();
+  $<HTMLInputElement>("show-registers").addEventListener("change", (e) => chart?.setShowRegisters((e.target as HTMLInputElement).checked));
+  $("zoom-reset").addEventListener("click", () => chart?.reset());
+  const closeDetails = () => {
+    $("details").hidden = true;
+    detailsOpener?.focus();
+  };
+  $("details-close").addEventListener("click", closeDetails);
+  $("details-zoom").addEventListener("click", zoomToDetails);
+  $("details").addEventListener("keydown", (e) => {
+    if (e.key === "Escape") closeDetails();
+  });
+  $("export-csv").addEventListener("click", () => send({ type: "export", format: "csv" }));
+  $("export-json").addEventListener("click", () => send({ type: "export", format: "json" }));
+  rovingFocus($("timeline"));
+  if (sessionStorage.getItem(TOKEN_KEY)) void start();
   else showLogin();
 }
 
-main().catch(fail);
+main();
