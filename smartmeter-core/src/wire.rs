@@ -67,10 +67,11 @@ impl core::fmt::Debug for SignedReading {
     }
 }
 
-/// Field names and order of the wire form.
+/// Field names and order of the wire form (also read by the
+/// `Deserialize` impl in `wire_serde`).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Wire<'a> {
+pub(crate) struct Wire<'a> {
     version: u64,
     algorithm: u64,
     #[serde(borrow)]
@@ -120,6 +121,12 @@ impl SignedReading {
         }
         let wire: Wire<'_> =
             serde_json::from_slice(json).map_err(|e| WireError::Json(e.to_string()))?;
+        Self::from_wire(wire)
+    }
+
+    /// Steps 3 to 8 of `docs/spec.md` section 9 on members of the right
+    /// shape (step 2): version, algorithm, canonical base64, key id.
+    pub(crate) fn from_wire(wire: Wire<'_>) -> Result<Self, WireError> {
         check_version(wire.version)?;
         let algorithm = Algorithm::from_id(wire.algorithm)?;
         let der = BASE64
