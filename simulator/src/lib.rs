@@ -221,8 +221,7 @@ async fn presign(
                 threads,
                 |j| {
                     let (m, r) = jobs.get(j)?;
-                    let json = keys.get(*m)?.sign(*r).ok()?.to_json();
-                    Some((*m, *r, Arc::<str>::from(json)))
+                    Some((*m, keys.get(*m)?.sign(*r).ok()?))
                 },
                 &|| pb.inc(1),
             );
@@ -235,9 +234,9 @@ async fn presign(
     let (sigs, n) = signed;
     let mut out: Vec<meter::Presigned> = vec![meter::Presigned::new(); meters.len()];
     let mut count = 0;
-    for (m, r, json) in sigs.into_iter().flatten() {
+    for (m, signed) in sigs.into_iter().flatten() {
         if let Some(q) = out.get_mut(m) {
-            q.push_back((r, json));
+            q.push_back(signed);
             count += 1;
         }
     }

@@ -5,7 +5,7 @@
 //! answered for it (stored, `"duplicate": true`, or rejected for good). On
 //! a connection error, a timeout or a 5xx the meter keeps its backlog and
 //! retries with exponential backoff and jitter; a backlog of more than one
-//! reading goes through the batch endpoint, up to [`MAX_BATCH`] at a time.
+//! reading goes through the batch endpoint, up to [`MAX_BATCH_LEN`] at a time.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -14,16 +14,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use smartmeter_core::{KeyId, Reading};
+use smartmeter_api::limits::MAX_BATCH_LEN;
+use smartmeter_core::{KeyId, Reading, SignedReading};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
 use crate::client::{Answer, Client, Transient};
 use crate::household::Household;
 use crate::keystore::Identity;
-
-/// The server's limit of readings in one batch.
-pub const MAX_BATCH: usize = 256;
 
 /// What every meter of a run does.
 #[derive(Debug, Clone)]
@@ -82,11 +80,6 @@ pub struct MeterReport {
     pub last_stored: Option<Reading>,
 }
 
-struct Pending {
-    reading: Reading,
-    json: Arc<str>,
-}
-
 /// A send in flight: its own task, so that it progresses (and its latency
 /// is measured) while the meter waits for a signature.
 type Send_ = tokio::task::JoinHandle<(Result<Vec<Answer>, Transient>, Duration)>;
@@ -108,8 +101,8 @@ pub fn backoff(rng: &mut impl rand::Rng, base: Duration, max: Duration, attempt:
         .mul_f64(rng.random_range(0.0..=1.0))
 }
 
-/// Readings signed ahead of time, in order, with their wire form.
-pub type Presigned = VecDeque<(Reading, Arc<str>)>;
+/// Readings signed ahead of time, in order.
+pub type Presigned = VecDeque<SignedReading>;
 
 /// The readings a meter will make at `first_ms`, `first_ms + interval`, ...
 /// continuing from `resume`: for signing ahead of time.
@@ -181,7 +174,7 @@ pub async fn run(
     };
     let mut sequence = resume.map_or(0, |r| r.sequence);
     let mut last_ms = resume.map_or(0, |r| r.timestamp_ms);
-    let mut backlog: VecDeque<Pending> = VecDeque::new();
+    let mut backlog: VecDeque<SignedReading> = VecDeque::new();
     let mut next_reading = Instant::now() + start_offset;
     let mut made = 0u64;
     let mut retry_at: Option<Instant> = None;
@@ -205,16 +198,12 @@ pub async fn run(
             && !backlog.is_empty()
             && retry_at.is_none_or(|t| t <= Instant::now())
         {
-            let n = backlog.len().min(MAX_BATCH);
-            let jsons: Vec<Arc<str>> = backlog
-                .iter()
-                .take(n)
-                .map(|p| Arc::clone(&p.json))
-                .collect();
+            let n = backlog.len().min(MAX_BATCH_LEN);
+            let batch: Vec<SignedReading> = backlog.iter().take(n).cloned().collect();
             let c = client.clone();
             let fut: Send_ = tokio::spawn(async move {
                 let started = std::time::Instant::now();
-                let result = match jsons.as_slice() {
+                let result = match batch.as_slice() {
                     [one] => c.report(one).await.map(|a| vec![a]),
                     many => c.report_batch(many).await,
                 };
@@ -260,11 +249,11 @@ pub async fn run(
                                     } else {
                                         report.accepted += 1;
                                     }
-                                    report.last_stored = Some(p.reading);
+                                    report.last_stored = Some(*p.reading());
                                 }
                                 Answer::Rejected { code, .. } => {
                                     live.rejected.fetch_add(1, Ordering::Relaxed);
-                                    report.rejected.push((p.reading.sequence, code));
+                                    report.rejected.push((p.reading().sequence, code));
                                 }
                             }
                         }
@@ -292,7 +281,7 @@ pub async fn run(
         if made < plan.readings && !*stop.borrow() && Instant::now() >= next_reading {
             let (reading, signed) = match presigned.as_mut() {
                 Some(queue) => match queue.pop_front() {
-                    Some((reading, json)) => (reading, Ok(json)),
+                    Some(signed) => (*signed.reading(), Ok(signed)),
                     // Fewer presigned readings than planned: stop making more.
                     None => {
                         made = plan.readings;
@@ -321,19 +310,19 @@ pub async fn run(
                         let _permit = plan.signers.acquire().await;
                         tokio::task::spawn_blocking(move || key.sign(reading)).await
                     };
-                    let json = match signed {
-                        Ok(Ok(s)) => Ok(Arc::from(s.to_json())),
+                    let signed = match signed {
+                        Ok(Ok(s)) => Ok(s),
                         Ok(Err(e)) => Err(e.code().to_string()),
                         Err(_) => Err("signing_failed".to_string()),
                     };
-                    (reading, json)
+                    (reading, signed)
                 }
             };
             made += 1;
             report.generated.push(reading);
             live.generated.fetch_add(1, Ordering::Relaxed);
             match signed {
-                Ok(json) => backlog.push_back(Pending { reading, json }),
+                Ok(signed) => backlog.push_back(signed),
                 // Signing cannot fail for a key the core accepted; count it
                 // as a rejection so that the run fails loudly if it does.
                 Err(code) => report.rejected.push((reading.sequence, code)),
@@ -344,7 +333,7 @@ pub async fn run(
             }
         }
     }
-    report.undelivered = backlog.into_iter().map(|p| p.reading).collect();
+    report.undelivered = backlog.iter().map(|s| *s.reading()).collect();
     report
 }
 
