@@ -2,12 +2,11 @@
 //! and check that the server refuses each with the expected code. This is
 //! the server's built-in security self-test.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde::Serialize;
 use smartmeter_core::{MeterKey, Reading};
 
 use crate::client::Client;
+use crate::clock::now_ms;
 use crate::keystore::{Identity, KEY_BITS};
 
 /// One attack.
@@ -91,12 +90,6 @@ pub struct AttackResult {
     pub got: String,
     /// The server answered as expected and stored nothing.
     pub held: bool,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The body an attacker sends, made from the victim meter's key and last

@@ -21,24 +21,17 @@ use smartmeter_core::{KeyId, Reading, SignedReading};
 use tokio::sync::Semaphore;
 
 /// Why a request must be retried: nothing is known about the reading's fate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Transient {
     /// The connection failed or broke.
+    #[error("connection error: {0}")]
     Connection(String),
     /// No answer within the timeout.
+    #[error("timeout")]
     Timeout,
     /// A 5xx (or 429) answer, with its error code when it had one.
+    #[error("server error {0} {1}")]
     Server(u16, String),
-}
-
-impl std::fmt::Display for Transient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Connection(e) => write!(f, "connection error: {e}"),
-            Self::Timeout => f.write_str("timeout"),
-            Self::Server(s, c) => write!(f, "server error {s} {c}"),
-        }
-    }
 }
 
 /// The server's final answer about one reading.
@@ -59,16 +52,9 @@ pub enum Answer {
 }
 
 /// A request that failed without telling anything about readings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
 pub struct ClientError(pub String);
-
-impl std::fmt::Display for ClientError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ClientError {}
 
 /// The outcome of a registration.
 #[derive(Debug, Clone, PartialEq, Eq)]

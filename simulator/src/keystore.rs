@@ -13,10 +13,11 @@
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 use smartmeter_core::MeterKey;
+
+use crate::parallel::{cpu_threads, parallel_map};
 
 /// Key size of generated meter keys, in bits.
 pub const KEY_BITS: usize = 2048;
@@ -33,16 +34,9 @@ pub struct Identity {
 }
 
 /// A keystore file could not be read, parsed or written, or a key could not be made.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct KeystoreError(pub String);
-
-impl std::fmt::Display for KeystoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for KeystoreError {}
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,48 +56,6 @@ struct Entry {
 /// A random username: `meter-` and 16 hex digits.
 pub fn random_username() -> String {
     format!("meter-{:016x}", rand::random::<u64>())
-}
-
-/// Runs `f(i)` for `i` in `0..n` on `threads` OS threads and returns the
-/// results in order; `tick` is called after each item (progress).
-pub fn parallel_map<T, F>(n: usize, threads: usize, f: F, tick: &(dyn Fn() + Sync)) -> Vec<T>
-where
-    T: Send,
-    F: Fn(usize) -> T + Sync,
-{
-    let next = AtomicUsize::new(0);
-    let mut out: Vec<(usize, T)> = Vec::with_capacity(n);
-    std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads.clamp(1, n.max(1)))
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= n {
-                            break mine;
-                        }
-                        mine.push((i, f(i)));
-                        tick();
-                    }
-                })
-            })
-            .collect();
-        for w in workers {
-            // A worker only panics if `f` panics; its items are then missing
-            // and the caller sees fewer results than asked for.
-            if let Ok(mine) = w.join() {
-                out.extend(mine);
-            }
-        }
-    });
-    out.sort_by_key(|(i, _)| *i);
-    out.into_iter().map(|(_, t)| t).collect()
-}
-
-/// The number of CPU threads to use for key work.
-pub fn cpu_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 /// Generates `n` new identities (RSA 2048, random usernames) on all cores.
@@ -296,11 +248,5 @@ mod tests {
         std::fs::write(&path, "not json").unwrap();
         assert!(load(&path).is_err());
         assert!(load(&dir.path().join("missing.json")).unwrap().is_empty());
-    }
-
-    #[test]
-    fn parallel_map_keeps_order() {
-        let v = parallel_map(100, 3, |i| i * 2, &|| {});
-        assert_eq!(v, (0..100).map(|i| i * 2).collect::<Vec<_>>());
     }
 }

@@ -19,9 +19,11 @@
 
 pub mod attack;
 pub mod client;
+pub mod clock;
 pub mod household;
 pub mod keystore;
 pub mod meter;
+pub mod parallel;
 pub mod summary;
 
 use std::path::PathBuf;
@@ -33,6 +35,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::RngExt;
 use smartmeter_core::Reading;
 use tokio::sync::{Semaphore, watch};
+
+use crate::clock::now_ms;
+use crate::parallel::{cpu_threads, parallel_map};
 
 pub use attack::Attack;
 pub use client::Client;
@@ -109,16 +114,9 @@ pub struct Outcome {
 }
 
 /// A run could not start or could not set up its meters.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct SimError(pub String);
-
-impl std::fmt::Display for SimError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for SimError {}
 
 fn bar(show: bool, len: u64, what: &str) -> ProgressBar {
     if !show {
@@ -160,12 +158,6 @@ async fn register_one(
     Err(last_err)
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 /// Signs every reading of every meter ahead of time, on all cores. The
 /// readings carry the times at which they will be sent: the signing time is
 /// estimated from a short probe, and sending starts when signing is done or
@@ -176,7 +168,7 @@ async fn presign(
     meters: &[(keystore::Identity, Option<Reading>)],
     offsets: &[u64],
 ) -> Result<(u64, Vec<meter::Presigned>), SimError> {
-    let threads = keystore::cpu_threads();
+    let threads = cpu_threads();
     let Some((probe_key, _)) = meters.first() else {
         return Ok((now_ms(), Vec::new()));
     };
@@ -191,7 +183,7 @@ async fn presign(
             wh_imported: 1,
             wh_exported: 0,
         };
-        let _ = keystore::parallel_map(probe_n, threads, |_| key.sign(reading), &|| {});
+        let _ = parallel_map(probe_n, threads, |_| key.sign(reading), &|| {});
         started.elapsed()
     })
     .await
@@ -216,7 +208,7 @@ async fn presign(
     let signed = {
         let pb = pb.clone();
         tokio::task::spawn_blocking(move || {
-            let sigs = keystore::parallel_map(
+            let sigs = parallel_map(
                 jobs.len(),
                 threads,
                 |j| {
@@ -363,7 +355,7 @@ pub async fn run(opts: &Options, stop: watch::Receiver<bool>) -> Result<Outcome,
         backoff_base: opts.backoff_base,
         backoff_max: opts.backoff_max,
         drain_timeout: opts.drain_timeout,
-        signers: Arc::new(Semaphore::new(keystore::cpu_threads())),
+        signers: Arc::new(Semaphore::new(cpu_threads())),
     };
     let pb = bar(
         opts.progress,

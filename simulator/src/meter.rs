@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -20,6 +20,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
 use crate::client::{Answer, Client, Transient};
+use crate::clock::now_ms;
 use crate::household::Household;
 use crate::keystore::Identity;
 
@@ -83,12 +84,6 @@ pub struct MeterReport {
 /// A send in flight: its own task, so that it progresses (and its latency
 /// is measured) while the meter waits for a signature.
 type Send_ = tokio::task::JoinHandle<(Result<Vec<Answer>, Transient>, Duration)>;
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
 
 /// Exponential backoff with jitter: between half and all of
 /// `base * 2^(attempt-1)`, at most `max`.
