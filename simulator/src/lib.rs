@@ -24,6 +24,7 @@ pub mod household;
 pub mod keystore;
 pub mod meter;
 pub mod parallel;
+pub mod readings;
 pub mod summary;
 
 use std::path::PathBuf;
@@ -38,6 +39,7 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::clock::now_ms;
 use crate::parallel::{cpu_threads, parallel_map};
+use crate::readings::ReadingMaker;
 
 pub use attack::Attack;
 pub use client::Client;
@@ -197,9 +199,15 @@ async fn presign(
         .zip(offsets)
         .enumerate()
         .flat_map(|(i, ((_, resume), offset))| {
-            meter::plan_readings(*resume, t0 + offset, opts.interval, opts.readings)
-                .into_iter()
-                .map(move |r| (i, r))
+            let first_ms = t0 + offset;
+            let step = u64::try_from(opts.interval.as_millis()).unwrap_or(u64::MAX);
+            let mut maker = ReadingMaker::new(*resume, opts.interval);
+            (0..opts.readings).map(move |k| {
+                (
+                    i,
+                    maker.next_reading(first_ms.saturating_add(k.saturating_mul(step))),
+                )
+            })
         })
         .collect();
     let keys: Vec<Arc<smartmeter_core::MeterKey>> =

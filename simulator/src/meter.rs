@@ -21,8 +21,8 @@ use tokio::time::Instant;
 
 use crate::client::{Answer, Client, Transient};
 use crate::clock::now_ms;
-use crate::household::Household;
 use crate::keystore::Identity;
+use crate::readings::ReadingMaker;
 
 /// What every meter of a run does.
 #[derive(Debug, Clone)]
@@ -99,39 +99,6 @@ pub fn backoff(rng: &mut impl rand::Rng, base: Duration, max: Duration, attempt:
 /// Readings signed ahead of time, in order.
 pub type Presigned = VecDeque<SignedReading>;
 
-/// The readings a meter will make at `first_ms`, `first_ms + interval`, ...
-/// continuing from `resume`: for signing ahead of time.
-pub fn plan_readings(
-    resume: Option<Reading>,
-    first_ms: u64,
-    interval: Duration,
-    n: u64,
-) -> Vec<Reading> {
-    let mut rng = StdRng::seed_from_u64(rand::random());
-    let mut household = match resume {
-        Some(r) => Household::resume(&mut rng, r.wh_imported, r.wh_exported),
-        None => Household::random(&mut rng),
-    };
-    let step = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
-    let mut sequence = resume.map_or(0, |r| r.sequence);
-    let mut last_ms = resume.map_or(0, |r| r.timestamp_ms);
-    (0..n)
-        .map(|k| {
-            let at = first_ms.saturating_add(k.saturating_mul(step)).max(last_ms);
-            let dt = if last_ms == 0 { step } else { at - last_ms };
-            let (wh_imported, wh_exported) = household.advance(&mut rng, at, dt);
-            sequence += 1;
-            last_ms = at;
-            Reading {
-                sequence,
-                timestamp_ms: at,
-                wh_imported,
-                wh_exported,
-            }
-        })
-        .collect()
-}
-
 /// Runs one meter until it has made and delivered all its readings, its
 /// drain time is over, or `stop` turns true (then it finishes the request
 /// in flight and returns its backlog as undelivered).
@@ -150,10 +117,7 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> MeterReport {
     let mut rng = StdRng::seed_from_u64(rand::random());
-    let mut household = match resume {
-        Some(r) => Household::resume(&mut rng, r.wh_imported, r.wh_exported),
-        None => Household::random(&mut rng),
-    };
+    let mut maker = ReadingMaker::new(resume, plan.interval);
     let mut report = MeterReport {
         username: id.username.clone(),
         key_id: id.key.key_id(),
@@ -167,8 +131,6 @@ pub async fn run(
         latencies_us: Vec::new(),
         last_stored: resume,
     };
-    let mut sequence = resume.map_or(0, |r| r.sequence);
-    let mut last_ms = resume.map_or(0, |r| r.timestamp_ms);
     let mut backlog: VecDeque<SignedReading> = VecDeque::new();
     let mut next_reading = Instant::now() + start_offset;
     let mut made = 0u64;
@@ -285,21 +247,7 @@ pub async fn run(
                     }
                 },
                 None => {
-                    let now = now_ms().max(last_ms);
-                    let dt = if last_ms == 0 {
-                        u64::try_from(plan.interval.as_millis()).unwrap_or(0)
-                    } else {
-                        now - last_ms
-                    };
-                    let (wh_imported, wh_exported) = household.advance(&mut rng, now, dt);
-                    sequence += 1;
-                    last_ms = now;
-                    let reading = Reading {
-                        sequence,
-                        timestamp_ms: now,
-                        wh_imported,
-                        wh_exported,
-                    };
+                    let reading = maker.next_reading(now_ms());
                     let key = Arc::clone(&id.key);
                     let signed = {
                         let _permit = plan.signers.acquire().await;
