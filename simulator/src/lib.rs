@@ -25,6 +25,7 @@ pub mod clock;
 pub mod household;
 pub mod keystore;
 pub mod meter;
+pub mod options;
 pub mod parallel;
 pub mod presign;
 pub mod progress;
@@ -33,79 +34,20 @@ pub mod registration;
 pub mod reporting;
 pub mod summary;
 
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::watch;
 
+use crate::attack::Victim;
 use crate::keystore::Identity;
 use crate::progress::bar;
 use crate::registration::Enrolled;
 
-pub use attack::Attack;
+pub use attack::{Attack, AttackChoice};
 pub use client::Client;
 pub use meter::MeterReport;
+pub use options::Options;
 pub use summary::Summary;
-
-/// Everything a run needs.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Number of meters.
-    pub meters: usize,
-    /// Readings per meter.
-    pub readings: u64,
-    /// Time between two readings of a meter.
-    pub interval: Duration,
-    /// Base URL of the public listener.
-    pub server_url: String,
-    /// Base URL of the operator listener.
-    pub operator_url: String,
-    /// The operator's bearer token.
-    pub operator_token: String,
-    /// Keystore file to read keys from and save new keys to.
-    pub keystore: Option<PathBuf>,
-    /// Most concurrent HTTP requests.
-    pub connections: usize,
-    /// Timeout of one HTTP request.
-    pub timeout: Duration,
-    /// First retry delay.
-    pub backoff_base: Duration,
-    /// Longest retry delay.
-    pub backoff_max: Duration,
-    /// How long a meter keeps retrying after its last reading.
-    pub drain_timeout: Duration,
-    /// Attacks to run after the normal run.
-    pub attacks: Vec<Attack>,
-    /// Sign every reading before the reporting stage, with the timestamps
-    /// at which it will be sent, so that signing does not limit the send
-    /// rate (for load tests larger than the machine can sign live).
-    pub presign: bool,
-    /// Show progress bars (on standard error, when it is a terminal).
-    pub progress: bool,
-}
-
-impl Options {
-    /// Options with the command line's defaults for the given server.
-    pub fn new(server_url: &str, operator_url: &str, operator_token: &str) -> Self {
-        Self {
-            meters: 100,
-            readings: 6,
-            interval: Duration::from_secs(5),
-            server_url: server_url.into(),
-            operator_url: operator_url.into(),
-            operator_token: operator_token.into(),
-            keystore: None,
-            connections: 64,
-            timeout: Duration::from_secs(10),
-            backoff_base: Duration::from_millis(200),
-            backoff_max: Duration::from_secs(10),
-            drain_timeout: Duration::from_secs(120),
-            attacks: Vec::new(),
-            presign: false,
-            progress: false,
-        }
-    }
-}
 
 /// The summary and every meter's report.
 #[derive(Debug, Clone)]
@@ -178,7 +120,7 @@ async fn keys(opts: &Options, summary: &mut Summary) -> Result<Vec<Identity>, Si
     Ok(ids)
 }
 
-/// Stage 3: the attacks, against a meter whose readings are all stored.
+/// Stage 3: the attacks, against meters whose readings are all stored.
 async fn defend(
     opts: &Options,
     client: &Client,
@@ -186,22 +128,22 @@ async fn defend(
     reports: &[MeterReport],
     summary: &mut Summary,
 ) {
-    let attacks = Attack::expand(&opts.attacks);
+    let attacks = AttackChoice::expand(&opts.attacks);
     if attacks.is_empty() {
         return;
     }
-    let victim = meters.iter().zip(reports).find_map(|(m, r)| {
-        r.last_stored
-            .filter(|_| r.undelivered.is_empty() && r.rejected.is_empty())
-            .map(|last| (&m.identity, last))
-    });
-    summary.attacks = match victim {
-        Some((id, last)) => attack::run(client, &attacks, id, last).await,
-        None => vec![attack::AttackResult {
-            attack: Attack::All,
-            expected: "a meter with stored readings to attack".into(),
-            got: "none".into(),
-            held: false,
-        }],
-    };
+    let victims: Vec<Victim> = meters
+        .iter()
+        .zip(reports)
+        .filter(|(_, r)| r.undelivered.is_empty() && r.rejected.is_empty())
+        .filter_map(|(m, r)| {
+            r.last_stored.map(|last| Victim {
+                identity: m.identity.clone(),
+                last,
+            })
+        })
+        .collect();
+    let defences = attack::run(client, &attacks, &victims).await;
+    summary.attacks = defences.results;
+    summary.defence_failure = defences.failure;
 }

@@ -94,6 +94,9 @@ pub struct Summary {
     pub interrupted: bool,
     /// Results of the adversary modes.
     pub attacks: Vec<AttackResult>,
+    /// What the attacks left stored that they must not have (the attacked
+    /// meter's count of readings changed), or why it could not be checked.
+    pub defence_failure: Option<String>,
     /// No reading rejected or undelivered, every meter registered, every defence held.
     pub ok: bool,
 }
@@ -130,7 +133,8 @@ impl Summary {
         self.ok = self.rejected == 0
             && self.undelivered == 0
             && self.registration_failed == 0
-            && self.attacks.iter().all(|a| a.held);
+            && self.attacks.iter().all(|a| a.held)
+            && self.defence_failure.is_none();
     }
 
     /// The summary as human-readable text.
@@ -201,6 +205,9 @@ impl Summary {
                     a.got
                 );
             }
+        }
+        if let Some(failure) = &self.defence_failure {
+            let _ = writeln!(s, "  FAILED        {failure}");
         }
         if self.interrupted {
             let _ = writeln!(s, "interrupted       yes");

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use common::*;
 use smartmeter_core::Reading;
-use smartmeter_sim::{Attack, MeterReport, run};
+use smartmeter_sim::{Attack, AttackChoice, MeterReport, run};
 
 /// Waits until the database holds at least `n` readings.
 async fn wait_for_stored(db: &TestDb, n: u64) {
@@ -109,7 +109,7 @@ async fn every_attack_is_refused() {
     let db = TestDb::create();
     let server = Server::start(&db).await;
     let mut opts = options(&server, 1, 2);
-    opts.attacks = vec![Attack::All];
+    opts.attacks = vec![AttackChoice::All];
     let out = run(&opts, no_stop()).await.unwrap();
     let s = &out.summary;
     assert!(s.ok, "{}", s.to_text());
@@ -133,7 +133,7 @@ async fn every_attack_is_refused() {
 
     // A single mode runs alone.
     let mut opts = options(&server, 1, 1);
-    opts.attacks = vec![Attack::Tamper];
+    opts.attacks = vec![AttackChoice::One(Attack::Tamper)];
     let out = run(&opts, no_stop()).await.unwrap();
     assert_eq!(out.summary.attacks.len(), 1);
     assert!(out.summary.ok, "{}", out.summary.to_text());
