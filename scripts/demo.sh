@@ -40,9 +40,9 @@ cleanup() {
 trap cleanup EXIT
 interrupted() {
   echo
+  # The simulator stopped cleanly and printed its summary, with what was
+  # left undelivered.
   echo "==> interrupted"
-  # The simulator stopped cleanly and reported what was left undelivered.
-  [ -s "$workdir/summary.json" ] && show_summary "$workdir/summary.json"
   exit 130
 }
 trap interrupted INT TERM
@@ -52,32 +52,6 @@ healthy() {
 import sys, urllib.request
 for url in sys.argv[1:]:
     urllib.request.urlopen(url + "/health", timeout=2).read()
-PY
-}
-
-show_summary() {
-  python3 - "$1" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
-l = s["latency_ms"]
-rej = ", ".join(f"{c}: {n}" for c, n in s["rejected_by_code"].items())
-print(f"meters        {s['meters']} ({s['keys_generated']} keys generated, {s['keys_from_keystore']} "
-      f"from keystore, {s['keys_seconds']:.1f} s)")
-print(f"registered    {s['registered']} new, {s['already_registered']} already, "
-      f"{s['registration_failed']} failed ({s['registration_seconds']:.1f} s)")
-if s["presigned"]:
-    print(f"presigned     {s['sent']} readings in {s['presign_seconds']:.1f} s, before the reporting stage")
-print(f"readings sent {s['sent']} of {s['readings_planned']}")
-print(f"accepted      {s['accepted']}   duplicates {s['duplicates']}   delivered {s['delivered']}")
-print(f"rejected      {s['rejected']}" + (f" ({rej})" if rej else ""))
-print(f"undelivered   {s['undelivered']}   retries {s['retries']}   requests {s['requests']}")
-print(f"latency       p50 {l['p50']:.1f} ms   p95 {l['p95']:.1f} ms   p99 {l['p99']:.1f} ms   max {l['max']:.1f} ms")
-print(f"throughput    {s['throughput_per_s']:.1f} readings/s over {s['reporting_seconds']:.1f} s")
-for a in s["attacks"]:
-    print(f"defence       {a['attack']:<13} {'held' if a['held'] else 'FAILED'} "
-          f"(expected {a['expected']}, got {a['got']})")
-if s["interrupted"]:
-    print("interrupted   yes")
 PY
 }
 
@@ -137,20 +111,20 @@ fi
 run_start=$(psql -tA "$database_url" -c "SELECT now()")
 
 echo "==> running smartmeter-sim $*"
+echo
+# The simulator prints its text summary and writes the same run's summary
+# as JSON, whose numbers the database check below reads.
 set +e
 SMARTMETER_OPERATOR_TOKEN=$token "$sim_bin" \
   --server-url "http://127.0.0.1:$public_port" \
   --operator-url "http://127.0.0.1:$operator_port" \
-  --json "$@" >"$workdir/summary.json"
+  --summary-json "$workdir/summary.json" "$@"
 sim_rc=$?
 set -e
 if [ ! -s "$workdir/summary.json" ]; then
-  echo "error: smartmeter-sim printed no summary (exit status $sim_rc)" >&2
+  echo "error: smartmeter-sim wrote no summary (exit status $sim_rc)" >&2
   exit 1
 fi
-
-echo
-show_summary "$workdir/summary.json"
 
 delivered=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["delivered"])' "$workdir/summary.json")
 stored=$(psql -tA "$database_url" -c "SELECT count(*) FROM readings WHERE received_at >= '$run_start'")

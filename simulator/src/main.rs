@@ -3,10 +3,11 @@
 
 #![forbid(unsafe_code)]
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use smartmeter_sim::{Options, run};
+use smartmeter_sim::{Options, Summary, run};
 use tokio::sync::watch;
 
 /// Simulates a swarm of smart meters: registers each meter's key through
@@ -21,13 +22,37 @@ struct Args {
     #[command(flatten)]
     options: Options,
 
-    /// Print the summary as JSON on standard output.
+    /// Print the summary as JSON on standard output, instead of text.
     #[arg(long, overrides_with = "json")]
     json: bool,
+
+    /// Also write the summary as JSON to this file, in the same run as the
+    /// summary on standard output (for scripts that read the numbers).
+    #[arg(long, value_name = "PATH")]
+    summary_json: Option<PathBuf>,
 
     /// No progress bars.
     #[arg(long, overrides_with = "quiet")]
     quiet: bool,
+}
+
+/// Prints the summary as text or JSON, and writes the JSON to `file` too
+/// when given.
+fn print_summary(s: &Summary, json: bool, file: Option<&Path>) -> Result<(), String> {
+    let as_json = || {
+        s.to_json()
+            .map_err(|e| format!("cannot encode the summary: {e}"))
+    };
+    if json {
+        println!("{}", as_json()?);
+    } else {
+        print!("{}", s.to_text());
+    }
+    if let Some(path) = file {
+        std::fs::write(path, as_json()? + "\n")
+            .map_err(|e| format!("cannot write the summary to {}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// First Ctrl-C or SIGTERM: stop cleanly; the second: quit at once.
@@ -82,16 +107,9 @@ async fn main() -> ExitCode {
         }
     };
     let s = &outcome.summary;
-    if args.json {
-        match serde_json::to_string_pretty(s) {
-            Ok(j) => println!("{j}"),
-            Err(e) => {
-                eprintln!("smartmeter-sim: cannot print the summary: {e}");
-                return ExitCode::from(2);
-            }
-        }
-    } else {
-        print!("{}", s.to_text());
+    if let Err(e) = print_summary(s, args.json, args.summary_json.as_deref()) {
+        eprintln!("smartmeter-sim: {e}");
+        return ExitCode::from(2);
     }
     if !s.ok {
         ExitCode::FAILURE

@@ -137,6 +137,14 @@ impl Summary {
             && self.defence_failure.is_none();
     }
 
+    /// The summary as pretty-printed JSON: every field above.
+    ///
+    /// # Errors
+    /// Only if serde_json fails on plain numbers and strings.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string_pretty(self)
+    }
+
     /// The summary as human-readable text.
     pub fn to_text(&self) -> String {
         let mut s = String::new();
@@ -154,6 +162,13 @@ impl Summary {
             self.registration_failed,
             self.registration_seconds
         );
+        if self.presigned {
+            let _ = writeln!(
+                s,
+                "presigned         {} readings in {:.1} s, before the reporting stage",
+                self.sent, self.presign_seconds
+            );
+        }
         let _ = writeln!(
             s,
             "readings sent     {} of {} planned",

@@ -225,52 +225,63 @@ fn help_documents_every_flag_and_its_default() {
         "--max-backoff",
         "--drain-timeout",
         "--attack",
-        "replay",
-        "tamper",
-        "unregistered",
-        "stale",
-        "future",
-        "decrease",
         "--json",
+        "--summary-json",
         "--quiet",
     ] {
         assert!(help.contains(s), "--help lacks {s}:\n{help}");
     }
+    // Every attack, by the name every_attack_is_refused checks.
+    for a in Attack::EACH {
+        assert!(
+            help.contains(a.name()),
+            "--help lacks {}:\n{help}",
+            a.name()
+        );
+    }
+}
+
+/// Runs the binary against `server` for a short run of `meters` meters
+/// and `readings` readings each (0.2 s interval, no progress bars), with
+/// this operator token and these extra arguments.
+fn run_binary(
+    server: &Server,
+    token: &str,
+    (meters, readings): (u32, u32),
+    extra: &[&str],
+) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_smartmeter-sim"))
+        .args(["--interval", "0.2", "--quiet"])
+        .args(["--meters", &meters.to_string()])
+        .args(["--readings", &readings.to_string()])
+        .args([
+            "--server-url",
+            &server.public,
+            "--operator-url",
+            &server.operator,
+        ])
+        .args(extra)
+        .env("SMARTMETER_OPERATOR_TOKEN", token)
+        .output()
+        .unwrap()
+}
+
+/// Asserts that the binary exited with status 0, showing its errors if not.
+fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_prints_json_summary_and_exit_status() {
     let db = TestDb::create();
     let server = Server::start(&db).await;
-    let run_bin = |extra: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_smartmeter-sim"))
-            .args([
-                "--meters",
-                "2",
-                "--readings",
-                "2",
-                "--interval",
-                "0.2",
-                "--json",
-                "--quiet",
-            ])
-            .args([
-                "--server-url",
-                &server.public,
-                "--operator-url",
-                &server.operator,
-            ])
-            .args(extra)
-            .env("SMARTMETER_OPERATOR_TOKEN", OPERATOR_TOKEN)
-            .output()
-            .unwrap()
-    };
-    let out = run_bin(&["--attack", "replay,future"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let attacks = ["--json", "--attack", "replay,future"];
+    let out = run_binary(&server, OPERATOR_TOKEN, (2, 2), &attacks);
+    assert_success(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["accepted"], 4);
     assert_eq!(v["ok"], true);
@@ -278,27 +289,46 @@ async fn binary_prints_json_summary_and_exit_status() {
     assert_eq!(db.count(), 4);
 
     // A wrong operator token: no meter registers, and the exit status says so.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_smartmeter-sim"))
-        .args([
-            "--meters",
-            "1",
-            "--readings",
-            "1",
-            "--interval",
-            "0.2",
-            "--json",
-            "--quiet",
-        ])
-        .args([
-            "--server-url",
-            &server.public,
-            "--operator-url",
-            &server.operator,
-        ])
-        .env("SMARTMETER_OPERATOR_TOKEN", "wrong")
-        .output()
-        .unwrap();
+    let out = run_binary(&server, "wrong", (1, 1), &["--json"]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["registration_failed"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_writes_text_and_json_summaries_in_one_run() {
+    let db = TestDb::create();
+    let server = Server::start(&db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("summary.json");
+    let out = run_binary(
+        &server,
+        OPERATOR_TOKEN,
+        (2, 2),
+        &["--summary-json", path.to_str().unwrap()],
+    );
+    assert_success(&out);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        (v["accepted"].as_u64(), v["ok"].as_bool()),
+        (Some(4), Some(true))
+    );
+    // The text is the same run's summary as the JSON.
+    assert!(text.starts_with("== smartmeter-sim summary =="), "{text}");
+    let accepted = format!("accepted          {}\n", v["accepted"]);
+    assert!(text.contains(&accepted), "{text}");
+    assert!(text.contains("result            OK"), "{text}");
+
+    // A path that cannot be written: the summary is printed, the status is 2.
+    let bad = dir.path().join("missing/summary.json");
+    let out = run_binary(
+        &server,
+        OPERATOR_TOKEN,
+        (1, 1),
+        &["--summary-json", bad.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the summary"));
 }
