@@ -7,11 +7,11 @@ use std::sync::{Arc, OnceLock};
 use clap::ValueEnum;
 use clap::builder::PossibleValue;
 use serde::{Serialize, Serializer};
-use smartmeter_core::{ErrorCode, MeterKey, Reading};
+use smartmeter_core::{Algorithm, ErrorCode, KeySpec, MeterKey, Reading, SignedReading, ecdsa};
 
 use crate::client::Client;
 use crate::clock::now_ms;
-use crate::keystore::{Identity, KEY_BITS};
+use crate::keystore::Identity;
 
 /// One attack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -30,11 +30,14 @@ pub enum Attack {
     Decrease,
     /// A timestamp before the stored one: `timestamp_backwards`.
     Backwards,
+    /// A stored P-256 reading re-sent with its other valid signature, (r, n - s):
+    /// `high_s`, never stored as a second reading.
+    HighS,
 }
 
 impl Attack {
     /// Every attack, in the order they run.
-    pub const EACH: [Self; 7] = [
+    pub const EACH: [Self; 8] = [
         Self::Replay,
         Self::Tamper,
         Self::Unregistered,
@@ -42,6 +45,7 @@ impl Attack {
         Self::Future,
         Self::Decrease,
         Self::Backwards,
+        Self::HighS,
     ];
 
     /// The name, as `--attack` takes it and the summary shows it.
@@ -54,6 +58,16 @@ impl Attack {
             Self::Future => "future",
             Self::Decrease => "decrease",
             Self::Backwards => "backwards",
+            Self::HighS => "high-s",
+        }
+    }
+
+    /// Whether the attack can be made against a meter with a key of this
+    /// kind: the high-S twin exists only for ECDSA signatures.
+    pub fn fits(self, spec: KeySpec) -> bool {
+        match self {
+            Self::HighS => spec.algorithm() == Algorithm::EcdsaP256Sha256,
+            _ => true,
         }
     }
 
@@ -67,6 +81,7 @@ impl Attack {
             Self::Future => (422, ErrorCode::TimestampInFuture.as_str()),
             Self::Decrease => (409, ErrorCode::RegisterDecreased.as_str()),
             Self::Backwards => (409, ErrorCode::TimestampBackwards.as_str()),
+            Self::HighS => (422, ErrorCode::HighS.as_str()),
         }
     }
 }
@@ -80,7 +95,9 @@ impl Serialize for Attack {
 
 /// A value of `--attack`: one attack, or `all` of them. `all` exists only
 /// on the command line: it expands to the attacks before any runs, and no
-/// result ever names it.
+/// result ever names it. It names every attack that fits a key of the
+/// swarm (`high-s` only with P-256 meters); an attack named on its own
+/// always runs, and fails when no meter fits it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttackChoice {
     /// Every attack.
@@ -91,14 +108,16 @@ pub enum AttackChoice {
 
 impl AttackChoice {
     /// The attacks a list of `--attack` values names, in running order,
-    /// without repeats.
-    pub fn expand(choices: &[Self]) -> Vec<Attack> {
+    /// without repeats, for a swarm with keys of these kinds.
+    pub fn expand(choices: &[Self], kinds: &[KeySpec]) -> Vec<Attack> {
+        let fits_swarm = |a: Attack| kinds.iter().any(|k| a.fits(*k));
         Attack::EACH
             .into_iter()
             .filter(|a| {
-                choices
-                    .iter()
-                    .any(|c| matches!(c, Self::All) || *c == Self::One(*a))
+                choices.iter().any(|c| match c {
+                    Self::All => fits_swarm(*a),
+                    Self::One(one) => one == a,
+                })
             })
             .collect()
     }
@@ -118,7 +137,11 @@ impl ValueEnum for AttackChoice {
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
         match self {
-            Self::All => Some(PossibleValue::new("all").help("Every attack above")),
+            Self::All => {
+                Some(PossibleValue::new("all").help(
+                    "Every attack above that fits the swarm's keys (high-s: P-256 meters only)",
+                ))
+            }
             Self::One(attack) => attack.to_possible_value(),
         }
     }
@@ -144,6 +167,13 @@ pub struct Victim {
     pub identity: Identity,
     /// Its last stored reading.
     pub last: Reading,
+}
+
+impl Victim {
+    /// The kind of the meter's key.
+    pub fn spec(&self) -> KeySpec {
+        self.identity.key.public_key().spec()
+    }
 }
 
 /// What the attacks showed.
@@ -184,7 +214,8 @@ fn body(attack: Attack, victim: &MeterKey, last: Reading) -> Result<String, Stri
             Ok(v.to_string())
         }
         Attack::Unregistered => {
-            let stranger = MeterKey::generate(KEY_BITS).map_err(|e| e.to_string())?;
+            let spec = victim.public_key().spec();
+            let stranger = MeterKey::generate_spec(spec).map_err(|e| e.to_string())?;
             sign(next, &stranger)
         }
         Attack::Stale => sign(
@@ -216,6 +247,18 @@ fn body(attack: Attack, victim: &MeterKey, last: Reading) -> Result<String, Stri
             },
             victim,
         ),
+        // What anyone who read a stored P-256 reading can make of it: the
+        // same reading with (r, n - s), which verifies under plain ECDSA.
+        Attack::HighS => {
+            let stored = victim.sign(last).map_err(|e| e.to_string())?;
+            let low: &[u8; ecdsa::SIGNATURE_LEN] = stored
+                .signature()
+                .try_into()
+                .map_err(|_| "the victim's signatures are not P-256 signatures".to_string())?;
+            let high = ecdsa::negate_s(low).to_vec();
+            let public = victim.public_key().clone();
+            Ok(SignedReading::from_parts(stored.algorithm(), public, last, high).to_json())
+        }
     }
 }
 
@@ -224,6 +267,9 @@ async fn attack_one(client: &Client, attack: Attack, victim: Option<&Victim>) ->
     let (status, code) = attack.expected();
     let expected = format!("{status} {code}");
     let got = match victim {
+        None if attack == Attack::HighS => {
+            "no P-256 meter with all its readings stored to attack".to_string()
+        }
         None => "no meter with all its readings stored to attack".to_string(),
         Some(victim) => {
             let (key, last) = (Arc::clone(&victim.identity.key), victim.last);
@@ -248,35 +294,51 @@ async fn attack_one(client: &Client, attack: Attack, victim: Option<&Victim>) ->
     }
 }
 
-/// Runs the attacks against the first of `victims`, and checks afterwards
-/// that none of them was stored.
+/// Runs the attacks, each against the first of `victims` it fits, and
+/// checks afterwards that none of them was stored: every attacked meter
+/// holds as many readings as before.
 pub async fn run(client: &Client, attacks: &[Attack], victims: &[Victim]) -> Defences {
-    let victim = victims.first();
-    let key_id = victim.map(|v| v.identity.key.key_id());
-    let count = async || match key_id {
-        Some(k) => client.readings_count(&k).await.ok(),
-        None => None,
-    };
-    let before = count().await;
+    let chosen: Vec<(Attack, Option<&Victim>)> = attacks
+        .iter()
+        .map(|&a| (a, victims.iter().find(|v| a.fits(v.spec()))))
+        .collect();
+    let mut attacked: Vec<&Victim> = Vec::new();
+    for v in chosen.iter().filter_map(|(_, v)| *v) {
+        if !attacked
+            .iter()
+            .any(|a| a.identity.username == v.identity.username)
+        {
+            attacked.push(v);
+        }
+    }
+    let before = stored_counts(client, &attacked).await;
     let mut defences = Defences::default();
-    for &attack in attacks {
+    for (attack, victim) in chosen {
         defences
             .results
             .push(attack_one(client, attack, victim).await);
     }
     // Nothing an attacker sent may have been stored.
-    if victim.is_some() {
-        let after = count().await;
-        if before.is_none() || before != after {
-            for r in &mut defences.results {
-                r.held = false;
-            }
-            defences.failure = Some(format!(
-                "readings stored for the attacked meter: {before:?} before, {after:?} after"
-            ));
+    let after = stored_counts(client, &attacked).await;
+    if before.iter().any(Option::is_none) || before != after {
+        for r in &mut defences.results {
+            r.held = false;
         }
+        defences.failure = Some(format!(
+            "readings stored for the attacked meters: {before:?} before, {after:?} after"
+        ));
     }
     defences
+}
+
+/// How many readings the server holds for each meter, `None` where it
+/// could not tell.
+async fn stored_counts(client: &Client, meters: &[&Victim]) -> Vec<Option<i64>> {
+    let mut counts = Vec::with_capacity(meters.len());
+    for m in meters {
+        counts.push(client.readings_count(&m.identity.key.key_id()).await.ok());
+    }
+    counts
 }
 
 #[cfg(test)]
@@ -299,14 +361,26 @@ mod tests {
             );
         }
         assert_eq!(AttackChoice::from_str("all", false), Ok(AttackChoice::All));
-        assert_eq!(AttackChoice::expand(&[AttackChoice::All]), Attack::EACH);
+    }
+
+    #[test]
+    fn all_is_every_attack_that_fits_the_swarm() {
+        let all = [AttackChoice::All];
+        let rsa = [KeySpec::RSA2048];
+        let mixed = [KeySpec::RSA2048, KeySpec::P256];
+        assert_eq!(AttackChoice::expand(&all, &mixed), Attack::EACH);
+        assert_eq!(AttackChoice::expand(&all, &[KeySpec::P256]), Attack::EACH);
+        let rsa_only = AttackChoice::expand(&all, &rsa);
+        assert!(!rsa_only.contains(&Attack::HighS) && rsa_only.len() == Attack::EACH.len() - 1);
+        // Named on its own, an attack runs whatever the swarm (and fails
+        // when no meter fits it).
         let picked = [
-            AttackChoice::One(Attack::Future),
+            AttackChoice::One(Attack::HighS),
             AttackChoice::One(Attack::Replay),
         ];
         assert_eq!(
-            AttackChoice::expand(&picked),
-            [Attack::Replay, Attack::Future]
+            AttackChoice::expand(&picked, &rsa),
+            [Attack::Replay, Attack::HighS]
         );
     }
 }

@@ -3,8 +3,9 @@
 //! A swarm of simulated smart meters for the SmartMeters reference server.
 //! A run has three stages:
 //!
-//! 1. **registration**: a key pair per meter (RSA 2048, generated on all
-//!    cores, or read from a keystore file: [`keystore`]), each registered
+//! 1. **registration**: a key pair per meter (RSA-2048, RSA-3072, P-256 or
+//!    a mix of RSA-2048 and P-256: [`KeyMix`]; generated on all cores, or
+//!    read from a keystore file: [`keystore`]), each registered
 //!    under a random username through the operator API ([`registration`]),
 //!    and with `--presign` every reading signed ahead ([`presign`]);
 //! 2. **reporting**: one task per meter makes a reading every interval,
@@ -23,6 +24,7 @@ pub mod attack;
 pub mod client;
 pub mod clock;
 pub mod household;
+pub mod key_mix;
 pub mod keystore;
 pub mod meter;
 pub mod options;
@@ -36,6 +38,7 @@ pub mod summary;
 
 use std::time::Instant;
 
+use smartmeter_core::KeySpec;
 use tokio::sync::watch;
 
 use crate::attack::Victim;
@@ -45,9 +48,10 @@ use crate::registration::Enrolled;
 
 pub use attack::{Attack, AttackChoice};
 pub use client::Client;
+pub use key_mix::KeyMix;
 pub use meter::MeterReport;
 pub use options::Options;
-pub use summary::Summary;
+pub use summary::{KeyTotals, Summary};
 
 /// The summary and every meter's report.
 #[derive(Debug, Clone)]
@@ -71,6 +75,7 @@ pub struct SimError(pub String);
 pub async fn run(opts: &Options, stop: watch::Receiver<bool>) -> Result<Outcome, SimError> {
     let mut summary = Summary {
         meters: opts.meters,
+        algorithm: opts.algorithm.to_string(),
         readings_planned: opts.meters as u64 * opts.readings,
         ..Summary::default()
     };
@@ -106,9 +111,9 @@ async fn keys(opts: &Options, summary: &mut Summary) -> Result<Vec<Identity>, Si
     let pb = bar(opts.progress, opts.meters as u64, "keys");
     let (ids, generated) = {
         let pb = pb.clone();
-        let n = opts.meters;
-        let path = opts.keystore.clone();
-        tokio::task::spawn_blocking(move || keystore::provide(n, path.as_deref(), &|| pb.inc(1)))
+        let (n, path, mix) = (opts.meters, opts.keystore.clone(), opts.algorithm);
+        let tick = move || pb.inc(1);
+        tokio::task::spawn_blocking(move || keystore::provide(n, path.as_deref(), mix, &tick))
             .await
             .map_err(|e| SimError(format!("key generation failed: {e}")))?
             .map_err(|e| SimError(e.0))?
@@ -128,7 +133,8 @@ async fn defend(
     reports: &[MeterReport],
     summary: &mut Summary,
 ) {
-    let attacks = AttackChoice::expand(&opts.attacks);
+    let kinds: Vec<KeySpec> = reports.iter().map(|r| r.key_spec).collect();
+    let attacks = AttackChoice::expand(&opts.attacks, &kinds);
     if attacks.is_empty() {
         return;
     }

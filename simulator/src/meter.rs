@@ -15,7 +15,7 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use smartmeter_api::limits::MAX_BATCH_LEN;
-use smartmeter_core::{ErrorCode, KeyId, Reading, SignedReading};
+use smartmeter_core::{ErrorCode, KeyId, KeySpec, Reading, SignedReading};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinError, JoinHandle};
 use tokio::time::Instant;
@@ -62,6 +62,8 @@ pub struct MeterReport {
     pub username: String,
     /// The key id.
     pub key_id: KeyId,
+    /// The kind of its key.
+    pub key_spec: KeySpec,
     /// Every reading made, in order.
     pub generated: Vec<Reading>,
     /// Readings the server stored on first answer (201 or batch `accepted`).
@@ -191,6 +193,7 @@ impl Meter {
         let report = MeterReport {
             username: start.identity.username.clone(),
             key_id: start.identity.key.key_id(),
+            key_spec: start.identity.key.public_key().spec(),
             // Only a capacity hint: a plan beyond memory fails as it grows.
             generated: Vec::with_capacity(usize::try_from(plan.readings).unwrap_or(0)),
             accepted: 0,

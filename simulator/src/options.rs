@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::attack::AttackChoice;
+use crate::key_mix::KeyMix;
 
 /// Everything a run needs.
 #[derive(Debug, Clone, clap::Args)]
@@ -45,6 +46,12 @@ pub struct Options {
     /// Bearer token of the operator API.
     #[arg(long, env = "SMARTMETER_OPERATOR_TOKEN", hide_env_values = true)]
     pub operator_token: String,
+
+    /// Key of each meter: rsa2048, rsa3072, p256, or mixed (an even split,
+    /// the same on every run: meters 0, 2, 4... RSA-2048, meters 1, 3, 5...
+    /// P-256). With a keystore, its meters must have the kinds this gives.
+    #[arg(long, value_name = "ALGORITHM", default_value = "rsa2048")]
+    pub algorithm: KeyMix,
 
     /// Keystore file (JSON, mode 0600): keys and usernames are read from it
     /// and new ones saved to it, so that repeated runs need no new keys.
@@ -221,6 +228,10 @@ mod tests {
             (Duration::from_secs(10), Duration::from_secs(120))
         );
         assert!(o.attacks.is_empty() && !o.presign && !o.progress && o.keystore.is_none());
+        assert_eq!(o.algorithm, KeyMix::One(smartmeter_core::KeySpec::RSA2048));
+        let mixed = Options::from_args(["--operator-token", "t", "--algorithm", "mixed"]).unwrap();
+        assert_eq!(mixed.algorithm, KeyMix::Mixed);
+        assert!(Options::from_args(["--operator-token", "t", "--algorithm", "p384"]).is_err());
         assert!(Options::from_args(["--operator-token", "t", "--interval", "0"]).is_err());
     }
 }

@@ -41,11 +41,27 @@ impl Latency {
     }
 }
 
+/// What the meters with one kind of key did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct KeyTotals {
+    /// The signature algorithm id of these keys (the readings' `algorithm`).
+    pub algorithm: u8,
+    /// Meters that reported.
+    pub meters: usize,
+    /// Readings the server holds: accepted + duplicates.
+    pub delivered: u64,
+}
+
 /// Everything a run did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
     /// Meters in the run.
     pub meters: usize,
+    /// The kinds of key the meters were to have (`--algorithm`).
+    pub algorithm: String,
+    /// Meters that reported and their delivered readings, by kind of key
+    /// (`rsa2048`, `p256`...).
+    pub keys: BTreeMap<String, KeyTotals>,
     /// Keys generated in this run (the rest came from the keystore).
     pub keys_generated: usize,
     /// Keys read from the keystore.
@@ -106,6 +122,10 @@ impl Summary {
     pub fn add_meters(&mut self, reports: &[MeterReport], reporting_seconds: f64) {
         let mut latencies = Vec::new();
         for r in reports {
+            let kind = self.keys.entry(r.key_spec.to_string()).or_default();
+            kind.algorithm = r.key_spec.algorithm().id();
+            kind.meters += 1;
+            kind.delivered += r.accepted + r.duplicates;
             self.sent += r.generated.len() as u64;
             self.accepted += r.accepted;
             self.duplicates += r.duplicates;
@@ -153,6 +173,17 @@ impl Summary {
             s,
             "meters            {} ({} keys generated, {} from keystore, {:.1} s)",
             self.meters, self.keys_generated, self.keys_from_keystore, self.keys_seconds
+        );
+        let kinds: Vec<String> = self
+            .keys
+            .iter()
+            .map(|(k, t)| format!("{k}: {} meters, {} delivered", t.meters, t.delivered))
+            .collect();
+        let _ = writeln!(
+            s,
+            "keys              {} ({})",
+            self.algorithm,
+            kinds.join("; ")
         );
         let _ = writeln!(
             s,

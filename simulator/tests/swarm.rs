@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::*;
-use smartmeter_core::Reading;
-use smartmeter_sim::{Attack, AttackChoice, MeterReport, run};
+use smartmeter_core::{KeySpec, Reading};
+use smartmeter_sim::{Attack, AttackChoice, Client, KeyMix, KeyTotals, MeterReport, run};
 
 /// Waits until the database holds at least `n` readings.
 async fn wait_for_stored(db: &TestDb, n: u64) {
@@ -139,6 +139,78 @@ async fn every_attack_is_refused() {
     assert!(out.summary.ok, "{}", out.summary.to_text());
 }
 
+/// Issue 12's acceptance for the simulator: a mixed RSA and P-256 swarm,
+/// every reading stored exactly once and verified when read back, and the
+/// high-S re-send of a stored P-256 reading refused with `high_s`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_swarm_stores_and_verifies_every_reading_and_refuses_high_s() {
+    let db = TestDb::create();
+    let server = Server::start(&db).await;
+    let mut opts = options(&server, 4, 3);
+    opts.algorithm = KeyMix::Mixed;
+    opts.attacks = vec![AttackChoice::All];
+    let out = run(&opts, no_stop()).await.unwrap();
+    let s = &out.summary;
+    assert!(s.ok, "{}", s.to_text());
+    // An even split, by meter index.
+    let specs: Vec<KeySpec> = out.meters.iter().map(|m| m.key_spec).collect();
+    assert_eq!(specs, KeyMix::MIXED.repeat(2));
+    let totals = |algorithm| KeyTotals {
+        algorithm,
+        meters: 2,
+        delivered: 6,
+    };
+    assert_eq!(s.keys["rsa2048"], totals(1));
+    assert_eq!(s.keys["p256"], totals(2));
+
+    // Every attack, high-s included, refused; none of them stored.
+    assert_eq!(s.attacks.len(), Attack::EACH.len());
+    assert!(s.attacks.iter().all(|a| a.held), "{}", s.to_text());
+    let high_s = s
+        .attacks
+        .iter()
+        .find(|a| a.attack == Attack::HighS)
+        .unwrap();
+    assert_eq!(high_s.got, "422 high_s");
+    assert_eq!(db.count(), 12);
+    assert_stored_exactly(&db, &out.meters);
+
+    // Read back through the API, every reading verifies under its meter's key.
+    let client = Client::new(
+        &server.public,
+        &server.operator,
+        OPERATOR_TOKEN,
+        4,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    for m in &out.meters {
+        let stored = client.stored_readings(&m.key_id).await.unwrap();
+        let readings: Vec<Reading> = stored.iter().map(|r| *r.reading()).collect();
+        assert_eq!(readings, m.generated);
+        for signed in &stored {
+            let key = signed.carried_key().unwrap();
+            assert_eq!((key.key_id(), key.spec()), (m.key_id, m.key_spec));
+            assert_eq!(signed.algorithm(), m.key_spec.algorithm());
+            key.verify(signed).unwrap();
+        }
+    }
+
+    // high-s asked for by name in a swarm without P-256 meters: it cannot
+    // be made, and the run says so rather than pass.
+    let mut opts = options(&server, 1, 1);
+    opts.attacks = vec![AttackChoice::One(Attack::HighS)];
+    let out = run(&opts, no_stop()).await.unwrap();
+    let s = &out.summary;
+    assert!(!s.ok, "{}", s.to_text());
+    assert_eq!(s.attacks.len(), 1);
+    assert!(
+        s.attacks[0].got.starts_with("no P-256 meter"),
+        "{}",
+        s.to_text()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_killed_and_restarted_mid_run_loses_nothing() {
     let db = TestDb::create();
@@ -224,6 +296,8 @@ fn help_documents_every_flag_and_its_default() {
         "--backoff",
         "--max-backoff",
         "--drain-timeout",
+        "--algorithm",
+        "[default: rsa2048]",
         "--attack",
         "--json",
         "--summary-json",
