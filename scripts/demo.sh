@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The one-command demo: builds in release, provides PostgreSQL, starts the
-# reference server, runs a swarm of simulated meters with its defaults
-# (100 meters, 6 readings each, every 5 s: about 35 s), prints the summary,
-# checks that the database holds exactly the delivered readings, and
-# cleans up, on Ctrl-C too.
+# reference server, runs a mixed swarm of RSA-2048 and P-256 meters with the
+# simulator's other defaults (100 meters, 6 readings each, every 5 s: about
+# 35 s), prints the simulator's summary, checks that the database holds
+# exactly the delivered readings of each signature algorithm, and cleans
+# up, on Ctrl-C too.
 #
 # Usage: scripts/demo.sh [SIMULATOR ARGS...]
 #   Every argument goes to smartmeter-sim, e.g.
 #     scripts/demo.sh --meters 1000 --keystore /tmp/keys.json
 #     scripts/demo.sh --attack all
+#     scripts/demo.sh --algorithm rsa2048    (one algorithm instead of mixed)
 #   (see: target/release/smartmeter-sim --help)
 #
 # PostgreSQL: with DATABASE_URL set, that database is used (the check
@@ -110,6 +112,11 @@ fi
 # Readings stored from now on are this run's (DATABASE_URL may hold older ones).
 run_start=$(psql -tA "$database_url" -c "SELECT now()")
 
+# A mixed swarm unless the arguments choose the algorithm.
+case " $* " in
+  *" --algorithm"*) ;;
+  *) set -- --algorithm mixed "$@" ;;
+esac
 echo "==> running smartmeter-sim $*"
 echo
 # The simulator prints its text summary and writes the same run's summary
@@ -126,13 +133,26 @@ if [ ! -s "$workdir/summary.json" ]; then
   exit 1
 fi
 
-delivered=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["delivered"])' "$workdir/summary.json")
-stored=$(psql -tA "$database_url" -c "SELECT count(*) FROM readings WHERE received_at >= '$run_start'")
+# Readings per signature algorithm, as "<algorithm id>:<count>" pairs: what
+# the summary says was delivered (its kinds of key, added up by algorithm)
+# and what the database holds from this run.
+delivered=$(python3 - "$workdir/summary.json" <<'PY'
+import json, sys
+by_algorithm = {}
+for kind in json.load(open(sys.argv[1]))["keys"].values():
+    if kind["delivered"]:
+        a = kind["algorithm"]
+        by_algorithm[a] = by_algorithm.get(a, 0) + kind["delivered"]
+print(" ".join(f"{a}:{n}" for a, n in sorted(by_algorithm.items())))
+PY
+)
+stored=$(psql -tA "$database_url" -c "SELECT coalesce(string_agg(algorithm || ':' || n, ' ' ORDER BY algorithm), '')
+  FROM (SELECT algorithm, count(*) AS n FROM readings WHERE received_at >= '$run_start' GROUP BY algorithm) t")
 echo
 if [ "$stored" = "$delivered" ]; then
-  echo "==> database check: $stored readings stored = $delivered delivered: OK"
+  echo "==> database check: readings stored by algorithm (id:count) ${stored:-none} = delivered: OK"
 else
-  echo "==> database check FAILED: $stored readings stored, $delivered delivered" >&2
+  echo "==> database check FAILED: stored by algorithm (id:count) '$stored', delivered '$delivered'" >&2
   exit 1
 fi
 if [ "$sim_rc" = 130 ]; then
