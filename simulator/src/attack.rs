@@ -95,9 +95,9 @@ impl Serialize for Attack {
 
 /// A value of `--attack`: one attack, or `all` of them. `all` exists only
 /// on the command line: it expands to the attacks before any runs, and no
-/// result ever names it. It names every attack that fits a key of the
-/// swarm (`high-s` only with P-256 meters); an attack named on its own
-/// always runs, and fails when no meter fits it.
+/// result ever names it. It names every attack that fits a kind of key
+/// the swarm is to have (`--algorithm`; `high-s` only with P-256 meters);
+/// an attack named on its own always runs, and fails when no meter fits it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttackChoice {
     /// Every attack.

@@ -36,6 +36,14 @@ impl KeyMix {
     /// The kinds of a mixed swarm: meter `i` gets `MIXED[i % 2]`.
     pub const MIXED: [KeySpec; 2] = [KeySpec::RSA2048, KeySpec::P256];
 
+    /// Every kind of key this gives a meter.
+    pub fn kinds(self) -> Vec<KeySpec> {
+        match self {
+            Self::One(spec) => vec![spec],
+            Self::Mixed => Self::MIXED.to_vec(),
+        }
+    }
+
     /// The kind of key of the meter at `index`.
     pub fn spec_for(self, index: usize) -> KeySpec {
         let [even, odd] = Self::MIXED;

@@ -38,7 +38,6 @@ pub mod summary;
 
 use std::time::Instant;
 
-use smartmeter_core::KeySpec;
 use tokio::sync::watch;
 
 use crate::attack::Victim;
@@ -133,8 +132,7 @@ async fn defend(
     reports: &[MeterReport],
     summary: &mut Summary,
 ) {
-    let kinds: Vec<KeySpec> = reports.iter().map(|r| r.key_spec).collect();
-    let attacks = AttackChoice::expand(&opts.attacks, &kinds);
+    let attacks = AttackChoice::expand(&opts.attacks, &opts.algorithm.kinds());
     if attacks.is_empty() {
         return;
     }
