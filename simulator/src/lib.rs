@@ -63,8 +63,18 @@ pub struct Outcome {
 
 /// A run could not start or could not set up its meters.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct SimError(pub String);
+#[non_exhaustive]
+pub enum SimError {
+    /// The keystore could not be read or written, or a key could not be made.
+    #[error(transparent)]
+    Keystore(#[from] keystore::KeystoreError),
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    Client(#[from] client::ClientError),
+    /// A stage could not finish: a task failed, or signing ahead fell short.
+    #[error("{0}")]
+    Stage(String),
+}
 
 /// Runs the simulation: keys, registration, reporting, attacks. Setting
 /// `stop` to true ends it early and cleanly (requests in flight finish).
@@ -84,8 +94,7 @@ pub async fn run(opts: &Options, stop: watch::Receiver<bool>) -> Result<Outcome,
         &opts.operator_token,
         opts.connections,
         opts.timeout,
-    )
-    .map_err(|e| SimError(e.0))?;
+    )?;
 
     let identities = keys(opts, &mut summary).await?;
     let meters =
@@ -114,8 +123,7 @@ async fn keys(opts: &Options, summary: &mut Summary) -> Result<Vec<Identity>, Si
         let tick = move || pb.inc(1);
         tokio::task::spawn_blocking(move || keystore::provide(n, path.as_deref(), mix, &tick))
             .await
-            .map_err(|e| SimError(format!("key generation failed: {e}")))?
-            .map_err(|e| SimError(e.0))?
+            .map_err(|e| SimError::Stage(format!("key generation failed: {e}")))??
     };
     pb.finish();
     summary.keys_generated = generated;

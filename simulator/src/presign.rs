@@ -96,7 +96,7 @@ async fn presign(
         let pb = pb.clone();
         tokio::task::spawn_blocking(move || sign_all(&jobs, &keys, &|| pb.inc(1)))
             .await
-            .map_err(|e| SimError(format!("presigning failed: {e}")))?
+            .map_err(|e| SimError::Stage(format!("presigning failed: {e}")))?
     };
     pb.finish();
     let mut out: Vec<Presigned> = vec![Presigned::new(); meters.len()];
@@ -128,7 +128,7 @@ async fn probe(keys: &[Arc<MeterKey>]) -> Result<Duration, SimError> {
         started.elapsed()
     })
     .await
-    .map_err(|e| SimError(format!("signing probe failed: {e}")))?;
+    .map_err(|e| SimError::Stage(format!("signing probe failed: {e}")))?;
     Ok(elapsed / u32::try_from(n).unwrap_or(u32::MAX))
 }
 
@@ -149,7 +149,7 @@ fn sign_all(
     );
     let signed: Vec<_> = signed.into_iter().flatten().collect();
     if signed.len() != jobs.len() {
-        return Err(SimError(format!(
+        return Err(SimError::Stage(format!(
             "only {} of {} readings could be signed",
             signed.len(),
             jobs.len()

@@ -94,7 +94,7 @@ pub async fn report_all(
     for t in tasks {
         match t.await {
             Ok(r) => reports.push(r),
-            Err(e) => return Err(SimError(format!("a meter task failed: {e}"))),
+            Err(e) => return Err(SimError::Stage(format!("a meter task failed: {e}"))),
         }
     }
     ticker.abort();

@@ -374,13 +374,12 @@ async fn binary_writes_text_and_json_summaries_in_one_run() {
     let db = TestDb::create();
     let server = Server::start(&db).await;
     let dir = tempfile::tempdir().unwrap();
+    let with_summary_at = |path: &std::path::Path, size| {
+        let args = ["--summary-json", path.to_str().unwrap()];
+        run_binary(&server, OPERATOR_TOKEN, size, &args)
+    };
     let path = dir.path().join("summary.json");
-    let out = run_binary(
-        &server,
-        OPERATOR_TOKEN,
-        (2, 2),
-        &["--summary-json", path.to_str().unwrap()],
-    );
+    let out = with_summary_at(&path, (2, 2));
     assert_success(&out);
     let text = String::from_utf8(out.stdout).unwrap();
     let v: serde_json::Value =
@@ -396,13 +395,7 @@ async fn binary_writes_text_and_json_summaries_in_one_run() {
     assert!(text.contains("result            OK"), "{text}");
 
     // A path that cannot be written: the summary is printed, the status is 2.
-    let bad = dir.path().join("missing/summary.json");
-    let out = run_binary(
-        &server,
-        OPERATOR_TOKEN,
-        (1, 1),
-        &["--summary-json", bad.to_str().unwrap()],
-    );
+    let out = with_summary_at(&dir.path().join("missing/summary.json"), (1, 1));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the summary"));
 }
