@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The one-command demo: builds in release, provides PostgreSQL, starts the
-# reference server, runs a swarm of simulated meters with its defaults
-# (100 meters, 6 readings each, every 5 s: about 35 s), prints the summary,
-# checks that the database holds exactly the delivered readings, and
-# cleans up, on Ctrl-C too.
+# reference server, runs a mixed swarm of RSA-2048 and P-256 meters with the
+# simulator's other defaults (100 meters, 6 readings each, every 5 s: about
+# 35 s), prints the simulator's summary, checks that the database holds
+# exactly the delivered readings of each signature algorithm, and cleans
+# up, on Ctrl-C too.
 #
 # Usage: scripts/demo.sh [SIMULATOR ARGS...]
 #   Every argument goes to smartmeter-sim, e.g.
 #     scripts/demo.sh --meters 1000 --keystore /tmp/keys.json
 #     scripts/demo.sh --attack all
+#     scripts/demo.sh --algorithm rsa2048    (one algorithm instead of mixed)
 #   (see: target/release/smartmeter-sim --help)
 #
 # PostgreSQL: with DATABASE_URL set, that database is used (the check
@@ -40,9 +42,9 @@ cleanup() {
 trap cleanup EXIT
 interrupted() {
   echo
+  # The simulator stopped cleanly and printed its summary, with what was
+  # left undelivered.
   echo "==> interrupted"
-  # The simulator stopped cleanly and reported what was left undelivered.
-  [ -s "$workdir/summary.json" ] && show_summary "$workdir/summary.json"
   exit 130
 }
 trap interrupted INT TERM
@@ -52,32 +54,6 @@ healthy() {
 import sys, urllib.request
 for url in sys.argv[1:]:
     urllib.request.urlopen(url + "/health", timeout=2).read()
-PY
-}
-
-show_summary() {
-  python3 - "$1" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
-l = s["latency_ms"]
-rej = ", ".join(f"{c}: {n}" for c, n in s["rejected_by_code"].items())
-print(f"meters        {s['meters']} ({s['keys_generated']} keys generated, {s['keys_from_keystore']} "
-      f"from keystore, {s['keys_seconds']:.1f} s)")
-print(f"registered    {s['registered']} new, {s['already_registered']} already, "
-      f"{s['registration_failed']} failed ({s['registration_seconds']:.1f} s)")
-if s["presigned"]:
-    print(f"presigned     {s['sent']} readings in {s['presign_seconds']:.1f} s, before the reporting stage")
-print(f"readings sent {s['sent']} of {s['readings_planned']}")
-print(f"accepted      {s['accepted']}   duplicates {s['duplicates']}   delivered {s['delivered']}")
-print(f"rejected      {s['rejected']}" + (f" ({rej})" if rej else ""))
-print(f"undelivered   {s['undelivered']}   retries {s['retries']}   requests {s['requests']}")
-print(f"latency       p50 {l['p50']:.1f} ms   p95 {l['p95']:.1f} ms   p99 {l['p99']:.1f} ms   max {l['max']:.1f} ms")
-print(f"throughput    {s['throughput_per_s']:.1f} readings/s over {s['reporting_seconds']:.1f} s")
-for a in s["attacks"]:
-    print(f"defence       {a['attack']:<13} {'held' if a['held'] else 'FAILED'} "
-          f"(expected {a['expected']}, got {a['got']})")
-if s["interrupted"]:
-    print("interrupted   yes")
 PY
 }
 
@@ -136,29 +112,47 @@ fi
 # Readings stored from now on are this run's (DATABASE_URL may hold older ones).
 run_start=$(psql -tA "$database_url" -c "SELECT now()")
 
+# A mixed swarm unless the arguments choose the algorithm.
+case " $* " in
+  *" --algorithm"*) ;;
+  *) set -- --algorithm mixed "$@" ;;
+esac
 echo "==> running smartmeter-sim $*"
+echo
+# The simulator prints its text summary and writes the same run's summary
+# as JSON, whose numbers the database check below reads.
 set +e
 SMARTMETER_OPERATOR_TOKEN=$token "$sim_bin" \
   --server-url "http://127.0.0.1:$public_port" \
   --operator-url "http://127.0.0.1:$operator_port" \
-  --json "$@" >"$workdir/summary.json"
+  --summary-json "$workdir/summary.json" "$@"
 sim_rc=$?
 set -e
 if [ ! -s "$workdir/summary.json" ]; then
-  echo "error: smartmeter-sim printed no summary (exit status $sim_rc)" >&2
+  echo "error: smartmeter-sim wrote no summary (exit status $sim_rc)" >&2
   exit 1
 fi
 
-echo
-show_summary "$workdir/summary.json"
-
-delivered=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["delivered"])' "$workdir/summary.json")
-stored=$(psql -tA "$database_url" -c "SELECT count(*) FROM readings WHERE received_at >= '$run_start'")
+# Readings per signature algorithm, as "<algorithm id>:<count>" pairs: what
+# the summary says was delivered (its kinds of key, added up by algorithm)
+# and what the database holds from this run.
+delivered=$(python3 - "$workdir/summary.json" <<'PY'
+import json, sys
+by_algorithm = {}
+for kind in json.load(open(sys.argv[1]))["keys"].values():
+    if kind["delivered"]:
+        a = kind["algorithm"]
+        by_algorithm[a] = by_algorithm.get(a, 0) + kind["delivered"]
+print(" ".join(f"{a}:{n}" for a, n in sorted(by_algorithm.items())))
+PY
+)
+stored=$(psql -tA "$database_url" -c "SELECT coalesce(string_agg(algorithm || ':' || n, ' ' ORDER BY algorithm), '')
+  FROM (SELECT algorithm, count(*) AS n FROM readings WHERE received_at >= '$run_start' GROUP BY algorithm) t")
 echo
 if [ "$stored" = "$delivered" ]; then
-  echo "==> database check: $stored readings stored = $delivered delivered: OK"
+  echo "==> database check: readings stored by algorithm (id:count) ${stored:-none} = delivered: OK"
 else
-  echo "==> database check FAILED: $stored readings stored, $delivered delivered" >&2
+  echo "==> database check FAILED: stored by algorithm (id:count) '$stored', delivered '$delivered'" >&2
   exit 1
 fi
 if [ "$sim_rc" = 130 ]; then

@@ -1,5 +1,7 @@
 //! HTTP client of the reference server's API: registration on the operator
-//! listener, readings on the public one.
+//! listener, readings on the public one. Requests and answers are the
+//! shared types of `smartmeter-api`; signed readings are serialised and
+//! read back by the core.
 //!
 //! Every request holds one permit of a semaphore, so that no more than
 //! `connections` requests (and connections) are open at once however many
@@ -8,29 +10,28 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
-use smartmeter_core::{KeyId, Reading};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use smartmeter_api::limits::MAX_PAGE_LEN;
+use smartmeter_api::{
+    Accepted, BatchAnswer, BatchOutcome, BatchRequest, ErrorBody, MeterDetail, ReadingPage,
+    RegisterRequest,
+};
+use smartmeter_core::{KeyId, Reading, SignedReading};
 use tokio::sync::Semaphore;
 
 /// Why a request must be retried: nothing is known about the reading's fate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Transient {
     /// The connection failed or broke.
+    #[error("connection error: {0}")]
     Connection(String),
     /// No answer within the timeout.
+    #[error("timeout")]
     Timeout,
     /// A 5xx (or 429) answer, with its error code when it had one.
+    #[error("server error {0} {1}")]
     Server(u16, String),
-}
-
-impl std::fmt::Display for Transient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Connection(e) => write!(f, "connection error: {e}"),
-            Self::Timeout => f.write_str("timeout"),
-            Self::Server(s, c) => write!(f, "server error {s} {c}"),
-        }
-    }
 }
 
 /// The server's final answer about one reading.
@@ -51,16 +52,9 @@ pub enum Answer {
 }
 
 /// A request that failed without telling anything about readings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
 pub struct ClientError(pub String);
-
-impl std::fmt::Display for ClientError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ClientError {}
 
 /// The outcome of a registration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,50 +75,6 @@ pub struct Client {
     permits: Arc<Semaphore>,
 }
 
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: String,
-}
-
-#[derive(Deserialize)]
-struct AcceptedBody {
-    duplicate: bool,
-}
-
-#[derive(Deserialize)]
-struct BatchBody {
-    results: Vec<BatchItem>,
-}
-
-#[derive(Deserialize)]
-struct BatchItem {
-    index: usize,
-    status: String,
-    #[serde(default)]
-    error: Option<String>,
-}
-
-/// The parts of `GET /meters/<key_id>` the simulator uses.
-#[derive(Deserialize)]
-struct MeterDetail {
-    readings_count: i64,
-    latest: Option<LatestView>,
-}
-
-#[derive(Deserialize)]
-struct LatestView {
-    signed: WireReading,
-}
-
-/// The registers of a reading as the server returns it.
-#[derive(Deserialize)]
-struct WireReading {
-    sequence: u64,
-    timestamp_ms: u64,
-    wh_imported: u64,
-    wh_exported: u64,
-}
-
 fn transient(e: &reqwest::Error) -> Transient {
     if e.is_timeout() {
         Transient::Timeout
@@ -133,16 +83,53 @@ fn transient(e: &reqwest::Error) -> Transient {
     }
 }
 
+/// The code of an error answer, from its [`ErrorBody`]; `http_<status>`
+/// when the body is not one (a proxy's page, a cut connection).
 async fn error_code(resp: reqwest::Response) -> String {
     let status = resp.status().as_u16();
-    match resp.json::<ErrorBody>().await {
-        Ok(b) => b.error,
+    match resp.json::<ErrorBody<'static>>().await {
+        Ok(b) => b.error.into_owned(),
         Err(_) => format!("http_{status}"),
     }
 }
 
 fn is_retryable(status: u16) -> bool {
     status >= 500 || status == 429
+}
+
+/// A request body in JSON. Serialising the API's types cannot fail; if it
+/// ever did, the reading stays in the backlog and is reported undelivered.
+fn json_body<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Transient> {
+    serde_json::to_vec(value)
+        .map_err(|e| Transient::Connection(format!("cannot serialise the request: {e}")))
+}
+
+/// The answer to one reading sent to `POST /reportReading`, with its status.
+async fn reading_answer(resp: reqwest::Response) -> Result<(u16, Answer), Transient> {
+    let status = resp.status().as_u16();
+    if is_retryable(status) {
+        return Err(Transient::Server(status, error_code(resp).await));
+    }
+    if resp.status().is_success() {
+        // An unreadable success is retried: a re-send is answered as a duplicate.
+        let body: Accepted = resp.json().await.map_err(|e| transient(&e))?;
+        let duplicate = body.duplicate;
+        return Ok((status, Answer::Delivered { duplicate }));
+    }
+    let code = error_code(resp).await;
+    Ok((status, Answer::Rejected { status, code }))
+}
+
+/// The answer for one reading of a batch.
+fn batch_answer(status: u16, outcome: BatchOutcome) -> Answer {
+    match outcome {
+        BatchOutcome::Accepted { .. } => Answer::Delivered { duplicate: false },
+        BatchOutcome::Duplicate { .. } => Answer::Delivered { duplicate: true },
+        BatchOutcome::Rejected { error, .. } => Answer::Rejected {
+            status,
+            code: error.into_owned(),
+        },
+    }
 }
 
 impl Client {
@@ -191,7 +178,10 @@ impl Client {
         public_key: &str,
     ) -> Result<Registration, ClientError> {
         let _permit = self.permit().await?;
-        let body = serde_json::json!({"username": username, "public_key": public_key});
+        let body = RegisterRequest {
+            username: username.into(),
+            public_key: public_key.into(),
+        };
         let resp = self
             .http
             .post(format!("{}/register", self.operator_url))
@@ -218,112 +208,102 @@ impl Client {
         }
     }
 
-    /// `GET /meters/<key_id>` with the operator token.
-    async fn meter(&self, key_id: &KeyId) -> Result<MeterDetail, ClientError> {
+    /// A GET on the operator listener with the operator token, answered 200.
+    async fn get_operator<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        what: &str,
+    ) -> Result<T, ClientError> {
         let _permit = self.permit().await?;
         let resp = self
             .http
-            .get(format!("{}/meters/{key_id}", self.operator_url))
+            .get(url)
             .bearer_auth(&self.operator_token)
             .send()
             .await
-            .map_err(|e| ClientError(format!("meter: {}", transient(&e))))?;
+            .map_err(|e| ClientError(format!("{what}: {}", transient(&e))))?;
         let status = resp.status().as_u16();
         if status != 200 {
             return Err(ClientError(format!(
-                "meter: {status} {}",
+                "{what}: {status} {}",
                 error_code(resp).await
             )));
         }
         resp.json()
             .await
-            .map_err(|e| ClientError(format!("meter: {e}")))
+            .map_err(|e| ClientError(format!("{what}: {e}")))
+    }
+
+    /// `GET /meters/<key_id>` with the operator token.
+    async fn meter(&self, key_id: &KeyId) -> Result<MeterDetail, ClientError> {
+        let url = format!("{}/meters/{key_id}", self.operator_url);
+        self.get_operator(&url, "meter").await
     }
 
     /// The latest stored reading of a meter, to continue where an earlier
-    /// run stopped.
+    /// run stopped. The server's answer is read with the core's rules.
     ///
     /// # Errors
     /// Any failure or answer but 200.
     pub async fn latest(&self, key_id: &KeyId) -> Result<Option<Reading>, ClientError> {
-        Ok(self.meter(key_id).await?.latest.map(|l| Reading {
-            sequence: l.signed.sequence,
-            timestamp_ms: l.signed.timestamp_ms,
-            wh_imported: l.signed.wh_imported,
-            wh_exported: l.signed.wh_exported,
-        }))
+        Ok(self
+            .meter(key_id)
+            .await?
+            .latest
+            .map(|l| *l.signed.reading()))
     }
 
-    /// `POST /reportReading` with one signed reading in wire form.
-    ///
-    /// # Errors
-    /// [`Transient`] when the reading's fate is unknown and it must be sent again.
-    pub async fn report(&self, json: &str) -> Result<Answer, Transient> {
-        let _permit = self
+    /// Sends a JSON body to a readings route of the public listener; the
+    /// permit is held until the caller has read the answer.
+    async fn post_reading(
+        &self,
+        route: &str,
+        body: Vec<u8>,
+    ) -> Result<(tokio::sync::SemaphorePermit<'_>, reqwest::Response), Transient> {
+        let permit = self
             .permit()
             .await
             .map_err(|e| Transient::Connection(e.0))?;
         let resp = self
             .http
-            .post(format!("{}/reportReading", self.server_url))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(json.to_string())
-            .send()
-            .await
-            .map_err(|e| transient(&e))?;
-        let status = resp.status().as_u16();
-        if is_retryable(status) {
-            return Err(Transient::Server(status, error_code(resp).await));
-        }
-        if (200..300).contains(&status) {
-            // An unreadable success is retried: a re-send is answered as a duplicate.
-            let body: AcceptedBody = resp.json().await.map_err(|e| transient(&e))?;
-            return Ok(Answer::Delivered {
-                duplicate: body.duplicate,
-            });
-        }
-        Ok(Answer::Rejected {
-            status,
-            code: error_code(resp).await,
-        })
-    }
-
-    /// `POST /reportReadings` with signed readings in wire form, in order.
-    /// Returns one answer per reading.
-    ///
-    /// # Errors
-    /// [`Transient`] when nothing is known and the whole batch must be sent again.
-    pub async fn report_batch(&self, jsons: &[Arc<str>]) -> Result<Vec<Answer>, Transient> {
-        let _permit = self
-            .permit()
-            .await
-            .map_err(|e| Transient::Connection(e.0))?;
-        // The body is the server's batch envelope around readings that the
-        // core serialised.
-        let mut body = String::with_capacity(jsons.iter().map(|j| j.len() + 1).sum::<usize>() + 16);
-        body.push_str("{\"readings\":[");
-        for (i, j) in jsons.iter().enumerate() {
-            if i > 0 {
-                body.push(',');
-            }
-            body.push_str(j);
-        }
-        body.push_str("]}");
-        let resp = self
-            .http
-            .post(format!("{}/reportReadings", self.server_url))
+            .post(format!("{}{route}", self.server_url))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body)
             .send()
             .await
             .map_err(|e| transient(&e))?;
+        Ok((permit, resp))
+    }
+
+    /// `POST /reportReading` with one signed reading.
+    ///
+    /// # Errors
+    /// [`Transient`] when the reading's fate is unknown and it must be sent again.
+    pub async fn report(&self, signed: &SignedReading) -> Result<Answer, Transient> {
+        let (_permit, resp) = self
+            .post_reading("/reportReading", json_body(signed)?)
+            .await?;
+        Ok(reading_answer(resp).await?.1)
+    }
+
+    /// `POST /reportReadings` with signed readings, in order (at most
+    /// [`MAX_BATCH_LEN`](smartmeter_api::limits::MAX_BATCH_LEN)). Returns one
+    /// answer per reading.
+    ///
+    /// # Errors
+    /// [`Transient`] when nothing is known and the whole batch must be sent again.
+    pub async fn report_batch(&self, readings: &[SignedReading]) -> Result<Vec<Answer>, Transient> {
+        let body = json_body(&BatchRequest {
+            readings: readings.iter().collect(),
+        })?;
+        let (_permit, resp) = self.post_reading("/reportReadings", body).await?;
         let status = resp.status().as_u16();
         if is_retryable(status) {
             return Err(Transient::Server(status, error_code(resp).await));
         }
         if status != 200 {
             let code = error_code(resp).await;
-            return Ok(jsons
+            return Ok(readings
                 .iter()
                 .map(|_| Answer::Rejected {
                     status,
@@ -331,19 +311,11 @@ impl Client {
                 })
                 .collect());
         }
-        let answer: BatchBody = resp.json().await.map_err(|e| transient(&e))?;
-        let mut out = vec![None; jsons.len()];
-        for item in answer.results {
-            let a = match item.status.as_str() {
-                "accepted" => Answer::Delivered { duplicate: false },
-                "duplicate" => Answer::Delivered { duplicate: true },
-                _ => Answer::Rejected {
-                    status,
-                    code: item.error.unwrap_or_else(|| "rejected".into()),
-                },
-            };
-            if let Some(slot) = out.get_mut(item.index) {
-                *slot = Some(a);
+        let answer: BatchAnswer = resp.json().await.map_err(|e| transient(&e))?;
+        let mut out = vec![None; readings.len()];
+        for result in answer.results {
+            if let Some(slot) = out.get_mut(result.index) {
+                *slot = Some(batch_answer(status, result.outcome));
             }
         }
         // A reading without a result is unknown: retry the batch (re-sends
@@ -359,21 +331,20 @@ impl Client {
     /// # Errors
     /// When no answer arrives.
     pub async fn report_raw(&self, body: String) -> Result<(u16, String), ClientError> {
-        let _permit = self.permit().await?;
-        let resp = self
-            .http
-            .post(format!("{}/reportReading", self.server_url))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| ClientError(format!("report: {}", transient(&e))))?;
-        let status = resp.status().as_u16();
-        if (200..300).contains(&status) {
-            let dup = resp.json::<AcceptedBody>().await.is_ok_and(|b| b.duplicate);
-            return Ok((status, if dup { "duplicate" } else { "accepted" }.into()));
+        let sent = match self.post_reading("/reportReading", body.into_bytes()).await {
+            Ok((_permit, resp)) => reading_answer(resp).await,
+            Err(e) => Err(e),
+        };
+        match sent {
+            Ok((status, Answer::Delivered { duplicate })) => {
+                let label = if duplicate { "duplicate" } else { "accepted" };
+                Ok((status, label.into()))
+            }
+            Ok((status, Answer::Rejected { code, .. })) | Err(Transient::Server(status, code)) => {
+                Ok((status, code))
+            }
+            Err(e) => Err(ClientError(format!("report: {e}"))),
         }
-        Ok((status, error_code(resp).await))
     }
 
     /// The number of stored readings of a meter.
@@ -381,6 +352,32 @@ impl Client {
     /// # Errors
     /// Any failure or answer but 200.
     pub async fn readings_count(&self, key_id: &KeyId) -> Result<i64, ClientError> {
-        Ok(self.meter(key_id).await?.readings_count)
+        Ok(self.meter(key_id).await?.meter.readings_count)
+    }
+
+    /// Every stored reading of a meter, in sequence order, page by page
+    /// (`GET /meters/<key_id>/readings` with the operator token), read with
+    /// the core's rules: for checking what the server holds.
+    ///
+    /// # Errors
+    /// Any failure or answer but 200.
+    pub async fn stored_readings(&self, key_id: &KeyId) -> Result<Vec<SignedReading>, ClientError> {
+        let mut out = Vec::new();
+        let mut after: Option<u64> = None;
+        loop {
+            let mut url = format!(
+                "{}/meters/{key_id}/readings?limit={MAX_PAGE_LEN}",
+                self.operator_url
+            );
+            if let Some(a) = after {
+                url.push_str(&format!("&after={a}"));
+            }
+            let page: ReadingPage = self.get_operator(&url, "readings").await?;
+            out.extend(page.readings.into_iter().map(|r| r.signed));
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => return Ok(out),
+            }
+        }
     }
 }

@@ -8,18 +8,21 @@
 //!  "meters": [{"username": "meter-3f2a...", "private_key": "-----BEGIN PRIVATE KEY-----\n..."}]}
 //! ```
 //!
-//! Keys are generated, encoded and parsed by `smartmeter-core` only.
+//! Each `private_key` is an unencrypted PKCS#8 PEM document, RSA or P-256
+//! alike: the key says its own kind, so the format (version 1) is the one
+//! RSA-only keystores were written in, and they load unchanged. Keys are
+//! generated, encoded and parsed by `smartmeter-core` only.
 
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
-use smartmeter_core::MeterKey;
+use smartmeter_core::{KeySpec, MeterKey};
 
-/// Key size of generated meter keys, in bits.
-pub const KEY_BITS: usize = 2048;
+use crate::key_mix::KeyMix;
+use crate::parallel::{cpu_threads, parallel_map};
+
 const FORMAT: &str = "smartmeter-sim-keystore";
 const VERSION: u32 = 1;
 
@@ -33,16 +36,9 @@ pub struct Identity {
 }
 
 /// A keystore file could not be read, parsed or written, or a key could not be made.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct KeystoreError(pub String);
-
-impl std::fmt::Display for KeystoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for KeystoreError {}
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,55 +60,24 @@ pub fn random_username() -> String {
     format!("meter-{:016x}", rand::random::<u64>())
 }
 
-/// Runs `f(i)` for `i` in `0..n` on `threads` OS threads and returns the
-/// results in order; `tick` is called after each item (progress).
-pub fn parallel_map<T, F>(n: usize, threads: usize, f: F, tick: &(dyn Fn() + Sync)) -> Vec<T>
-where
-    T: Send,
-    F: Fn(usize) -> T + Sync,
-{
-    let next = AtomicUsize::new(0);
-    let mut out: Vec<(usize, T)> = Vec::with_capacity(n);
-    std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads.clamp(1, n.max(1)))
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= n {
-                            break mine;
-                        }
-                        mine.push((i, f(i)));
-                        tick();
-                    }
-                })
-            })
-            .collect();
-        for w in workers {
-            // A worker only panics if `f` panics; its items are then missing
-            // and the caller sees fewer results than asked for.
-            if let Ok(mine) = w.join() {
-                out.extend(mine);
-            }
-        }
-    });
-    out.sort_by_key(|(i, _)| *i);
-    out.into_iter().map(|(_, t)| t).collect()
-}
-
-/// The number of CPU threads to use for key work.
-pub fn cpu_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-}
-
 /// Generates `n` new identities (RSA 2048, random usernames) on all cores.
 ///
 /// # Errors
 /// When the core cannot generate a key.
-pub fn generate(n: usize, tick: &(dyn Fn() + Sync)) -> Result<Vec<Identity>, KeystoreError> {
-    let keys = parallel_map(n, cpu_threads(), |_| MeterKey::generate(KEY_BITS), tick);
-    if keys.len() != n {
+pub fn generate(
+    specs: &[KeySpec],
+    tick: &(dyn Fn() + Sync),
+) -> Result<Vec<Identity>, KeystoreError> {
+    let keys = parallel_map(
+        specs.len(),
+        cpu_threads(),
+        |i| match specs.get(i) {
+            Some(spec) => MeterKey::generate_spec(*spec),
+            None => Err(smartmeter_core::KeyError::Generation),
+        },
+        tick,
+    );
+    if keys.len() != specs.len() {
         return Err(KeystoreError("a key generation thread failed".into()));
     }
     keys.into_iter()
@@ -225,28 +190,41 @@ pub fn save(path: &Path, identities: &[Identity]) -> Result<(), KeystoreError> {
     std::fs::rename(&tmp, path).map_err(err)
 }
 
-/// The identities for a run of `n` meters: from the keystore (when given)
-/// topped up with new keys, saved back when any were added. Returns the
-/// identities and how many were generated.
+/// The identities for a run of `n` meters whose keys are of the kinds
+/// `mix` gives them: from the keystore (when given) topped up with new
+/// keys, saved back when any were added. Returns the identities and how
+/// many were generated.
 ///
 /// # Errors
-/// As [`load`], [`generate`] and [`save`].
+/// As [`load`], [`generate`] and [`save`]; and when a meter of the
+/// keystore has a key of another kind than `mix` gives it (a keystore made
+/// with another `--algorithm`): its meters keep their keys, so the run
+/// would not be the swarm asked for.
 pub fn provide(
     n: usize,
     keystore: Option<&Path>,
+    mix: KeyMix,
     tick: &(dyn Fn() + Sync),
 ) -> Result<(Vec<Identity>, usize), KeystoreError> {
     let mut ids = match keystore {
         Some(p) => load(p)?,
         None => Vec::new(),
     };
-    let reused = ids.len().min(n);
-    for _ in 0..reused {
+    for (i, id) in ids.iter().take(n).enumerate() {
+        let (has, wanted) = (id.key.public_key().spec(), mix.spec_for(i));
+        if has != wanted {
+            return Err(KeystoreError(format!(
+                "meter {i} of the keystore ({}) has a {has} key, but --algorithm {mix} gives it \
+                 a {wanted} key: use another keystore, or the --algorithm it was made with",
+                id.username
+            )));
+        }
         tick();
     }
     let missing = n.saturating_sub(ids.len());
     if missing > 0 {
-        ids.extend(generate(missing, tick)?);
+        let specs: Vec<KeySpec> = (ids.len()..n).map(|i| mix.spec_for(i)).collect();
+        ids.extend(generate(&specs, tick)?);
         if let Some(p) = keystore {
             save(p, &ids)?;
         }
@@ -261,27 +239,29 @@ mod tests {
 
     use super::*;
 
+    const RSA: KeyMix = KeyMix::One(KeySpec::RSA2048);
+
     #[test]
     fn round_trip_with_mode_0600_and_top_up() {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys.json");
-        let (first, made) = provide(2, Some(&path), &|| {}).unwrap();
+        let (first, made) = provide(2, Some(&path), RSA, &|| {}).unwrap();
         assert_eq!(made, 2);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
 
         // Reused: same usernames and keys, nothing generated.
-        let (again, made) = provide(2, Some(&path), &|| {}).unwrap();
+        let (again, made) = provide(2, Some(&path), RSA, &|| {}).unwrap();
         assert_eq!(made, 0);
         for (a, b) in first.iter().zip(&again) {
             assert_eq!(a.username, b.username);
             assert_eq!(a.key.key_id(), b.key.key_id());
         }
         // Fewer meters: a prefix; more: topped up and saved.
-        let (one, made) = provide(1, Some(&path), &|| {}).unwrap();
+        let (one, made) = provide(1, Some(&path), RSA, &|| {}).unwrap();
         assert_eq!((one.len(), made), (1, 0));
-        let (three, made) = provide(3, Some(&path), &|| {}).unwrap();
+        let (three, made) = provide(3, Some(&path), RSA, &|| {}).unwrap();
         assert_eq!((three.len(), made), (3, 1));
         assert_eq!(three[1].key.key_id(), first[1].key.key_id());
         assert_eq!(load(&path).unwrap().len(), 3);
@@ -298,9 +278,47 @@ mod tests {
         assert!(load(&dir.path().join("missing.json")).unwrap().is_empty());
     }
 
+    /// A keystore written before P-256 existed (an RSA key from the shared
+    /// vectors, in the version 1 layout) loads as it is.
     #[test]
-    fn parallel_map_keeps_order() {
-        let v = parallel_map(100, 3, |i| i * 2, &|| {});
-        assert_eq!(v, (0..100).map(|i| i * 2).collect::<Vec<_>>());
+    fn an_rsa_keystore_of_the_first_format_loads_unchanged() {
+        let path = format!("{}/../docs/vectors/valid.json", env!("CARGO_MANIFEST_DIR"));
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let pem = doc["cases"][0]["private_key_pem"].as_str().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.json");
+        let old = serde_json::json!({
+            "format": "smartmeter-sim-keystore",
+            "version": 1,
+            "meters": [{"username": "meter-0123456789abcdef", "private_key": pem}],
+        });
+        std::fs::write(&path, old.to_string()).unwrap();
+        let (ids, made) = provide(1, Some(&path), RSA, &|| {}).unwrap();
+        assert_eq!(made, 0);
+        assert_eq!(ids[0].username, "meter-0123456789abcdef");
+        assert_eq!(ids[0].key.public_key().spec(), KeySpec::RSA2048);
+        // Topped up as a mixed swarm: meter 1 gets a P-256 key.
+        let (ids, made) = provide(2, Some(&path), KeyMix::Mixed, &|| {}).unwrap();
+        assert_eq!(made, 1);
+        assert_eq!(ids[1].key.public_key().spec(), KeySpec::P256);
+    }
+
+    #[test]
+    fn a_mixed_keystore_round_trips_and_refuses_another_algorithm() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mixed.json");
+        let (first, made) = provide(4, Some(&path), KeyMix::Mixed, &|| {}).unwrap();
+        assert_eq!(made, 4);
+        let again = load(&path).unwrap();
+        for (i, (a, b)) in first.iter().zip(&again).enumerate() {
+            assert_eq!(a.key.key_id(), b.key.key_id());
+            assert_eq!(b.key.public_key().spec(), KeyMix::Mixed.spec_for(i));
+        }
+        let p256 = KeyMix::One(KeySpec::P256);
+        let err = provide(4, Some(&path), p256, &|| {}).unwrap_err();
+        assert!(err.0.contains("meter 0 of the keystore"), "{err}");
+        // Nothing was generated or saved by the refused run.
+        assert_eq!(load(&path).unwrap().len(), 4);
     }
 }

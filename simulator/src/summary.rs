@@ -41,11 +41,27 @@ impl Latency {
     }
 }
 
+/// What the meters with one kind of key did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct KeyTotals {
+    /// The signature algorithm id of these keys (the readings' `algorithm`).
+    pub algorithm: u8,
+    /// Meters that reported.
+    pub meters: usize,
+    /// Readings the server holds: accepted + duplicates.
+    pub delivered: u64,
+}
+
 /// Everything a run did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
     /// Meters in the run.
     pub meters: usize,
+    /// The kinds of key the meters were to have (`--algorithm`).
+    pub algorithm: String,
+    /// Meters that reported and their delivered readings, by kind of key
+    /// (`rsa2048`, `p256`...).
+    pub keys: BTreeMap<String, KeyTotals>,
     /// Keys generated in this run (the rest came from the keystore).
     pub keys_generated: usize,
     /// Keys read from the keystore.
@@ -94,6 +110,9 @@ pub struct Summary {
     pub interrupted: bool,
     /// Results of the adversary modes.
     pub attacks: Vec<AttackResult>,
+    /// What the attacks left stored that they must not have (the attacked
+    /// meter's count of readings changed), or why it could not be checked.
+    pub defence_failure: Option<String>,
     /// No reading rejected or undelivered, every meter registered, every defence held.
     pub ok: bool,
 }
@@ -103,6 +122,10 @@ impl Summary {
     pub fn add_meters(&mut self, reports: &[MeterReport], reporting_seconds: f64) {
         let mut latencies = Vec::new();
         for r in reports {
+            let kind = self.keys.entry(r.key_spec.to_string()).or_default();
+            kind.algorithm = r.key_spec.algorithm().id();
+            kind.meters += 1;
+            kind.delivered += r.accepted + r.duplicates;
             self.sent += r.generated.len() as u64;
             self.accepted += r.accepted;
             self.duplicates += r.duplicates;
@@ -130,7 +153,16 @@ impl Summary {
         self.ok = self.rejected == 0
             && self.undelivered == 0
             && self.registration_failed == 0
-            && self.attacks.iter().all(|a| a.held);
+            && self.attacks.iter().all(|a| a.held)
+            && self.defence_failure.is_none();
+    }
+
+    /// The summary as pretty-printed JSON: every field above.
+    ///
+    /// # Errors
+    /// Only if serde_json fails on plain numbers and strings.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string_pretty(self)
     }
 
     /// The summary as human-readable text.
@@ -142,6 +174,17 @@ impl Summary {
             "meters            {} ({} keys generated, {} from keystore, {:.1} s)",
             self.meters, self.keys_generated, self.keys_from_keystore, self.keys_seconds
         );
+        let kinds: Vec<String> = self
+            .keys
+            .iter()
+            .map(|(k, t)| format!("{k}: {} meters, {} delivered", t.meters, t.delivered))
+            .collect();
+        let _ = writeln!(
+            s,
+            "keys              {} ({})",
+            self.algorithm,
+            kinds.join("; ")
+        );
         let _ = writeln!(
             s,
             "registered        {} new, {} already, {} failed ({:.1} s)",
@@ -150,6 +193,13 @@ impl Summary {
             self.registration_failed,
             self.registration_seconds
         );
+        if self.presigned {
+            let _ = writeln!(
+                s,
+                "presigned         {} readings in {:.1} s, before the reporting stage",
+                self.sent, self.presign_seconds
+            );
+        }
         let _ = writeln!(
             s,
             "readings sent     {} of {} planned",
@@ -201,6 +251,9 @@ impl Summary {
                     a.got
                 );
             }
+        }
+        if let Some(failure) = &self.defence_failure {
+            let _ = writeln!(s, "  FAILED        {failure}");
         }
         if self.interrupted {
             let _ = writeln!(s, "interrupted       yes");

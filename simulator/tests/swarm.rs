@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::*;
-use smartmeter_core::Reading;
-use smartmeter_sim::{Attack, MeterReport, run};
+use smartmeter_core::{KeySpec, Reading};
+use smartmeter_sim::{Attack, AttackChoice, Client, KeyMix, KeyTotals, MeterReport, run};
 
 /// Waits until the database holds at least `n` readings.
 async fn wait_for_stored(db: &TestDb, n: u64) {
@@ -109,7 +109,7 @@ async fn every_attack_is_refused() {
     let db = TestDb::create();
     let server = Server::start(&db).await;
     let mut opts = options(&server, 1, 2);
-    opts.attacks = vec![Attack::All];
+    opts.attacks = vec![AttackChoice::All];
     let out = run(&opts, no_stop()).await.unwrap();
     let s = &out.summary;
     assert!(s.ok, "{}", s.to_text());
@@ -133,10 +133,82 @@ async fn every_attack_is_refused() {
 
     // A single mode runs alone.
     let mut opts = options(&server, 1, 1);
-    opts.attacks = vec![Attack::Tamper];
+    opts.attacks = vec![AttackChoice::One(Attack::Tamper)];
     let out = run(&opts, no_stop()).await.unwrap();
     assert_eq!(out.summary.attacks.len(), 1);
     assert!(out.summary.ok, "{}", out.summary.to_text());
+}
+
+/// Issue 12's acceptance for the simulator: a mixed RSA and P-256 swarm,
+/// every reading stored exactly once and verified when read back, and the
+/// high-S re-send of a stored P-256 reading refused with `high_s`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_swarm_stores_and_verifies_every_reading_and_refuses_high_s() {
+    let db = TestDb::create();
+    let server = Server::start(&db).await;
+    let mut opts = options(&server, 4, 3);
+    opts.algorithm = KeyMix::Mixed;
+    opts.attacks = vec![AttackChoice::All];
+    let out = run(&opts, no_stop()).await.unwrap();
+    let s = &out.summary;
+    assert!(s.ok, "{}", s.to_text());
+    // An even split, by meter index.
+    let specs: Vec<KeySpec> = out.meters.iter().map(|m| m.key_spec).collect();
+    assert_eq!(specs, KeyMix::MIXED.repeat(2));
+    let totals = |algorithm| KeyTotals {
+        algorithm,
+        meters: 2,
+        delivered: 6,
+    };
+    assert_eq!(s.keys["rsa2048"], totals(1));
+    assert_eq!(s.keys["p256"], totals(2));
+
+    // Every attack, high-s included, refused; none of them stored.
+    assert_eq!(s.attacks.len(), Attack::EACH.len());
+    assert!(s.attacks.iter().all(|a| a.held), "{}", s.to_text());
+    let high_s = s
+        .attacks
+        .iter()
+        .find(|a| a.attack == Attack::HighS)
+        .unwrap();
+    assert_eq!(high_s.got, "422 high_s");
+    assert_eq!(db.count(), 12);
+    assert_stored_exactly(&db, &out.meters);
+
+    // Read back through the API, every reading verifies under its meter's key.
+    let client = Client::new(
+        &server.public,
+        &server.operator,
+        OPERATOR_TOKEN,
+        4,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    for m in &out.meters {
+        let stored = client.stored_readings(&m.key_id).await.unwrap();
+        let readings: Vec<Reading> = stored.iter().map(|r| *r.reading()).collect();
+        assert_eq!(readings, m.generated);
+        for signed in &stored {
+            let key = signed.carried_key().unwrap();
+            assert_eq!((key.key_id(), key.spec()), (m.key_id, m.key_spec));
+            assert_eq!(signed.algorithm(), m.key_spec.algorithm());
+            key.verify(signed).unwrap();
+        }
+    }
+
+    // high-s asked for by name in a swarm without P-256 meters: it cannot
+    // be made, and the run says so rather than pass.
+    let mut opts = options(&server, 1, 1);
+    opts.attacks = vec![AttackChoice::One(Attack::HighS)];
+    let out = run(&opts, no_stop()).await.unwrap();
+    let s = &out.summary;
+    assert!(!s.ok, "{}", s.to_text());
+    assert_eq!(s.attacks.len(), 1);
+    assert!(
+        s.attacks[0].got.starts_with("no P-256 meter"),
+        "{}",
+        s.to_text()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,53 +296,66 @@ fn help_documents_every_flag_and_its_default() {
         "--backoff",
         "--max-backoff",
         "--drain-timeout",
+        "--algorithm",
+        "[default: rsa2048]",
         "--attack",
-        "replay",
-        "tamper",
-        "unregistered",
-        "stale",
-        "future",
-        "decrease",
         "--json",
+        "--summary-json",
         "--quiet",
     ] {
         assert!(help.contains(s), "--help lacks {s}:\n{help}");
     }
+    // Every attack, by the name every_attack_is_refused checks.
+    for a in Attack::EACH {
+        assert!(
+            help.contains(a.name()),
+            "--help lacks {}:\n{help}",
+            a.name()
+        );
+    }
+}
+
+/// Runs the binary against `server` for a short run of `meters` meters
+/// and `readings` readings each (0.2 s interval, no progress bars), with
+/// this operator token and these extra arguments.
+fn run_binary(
+    server: &Server,
+    token: &str,
+    (meters, readings): (u32, u32),
+    extra: &[&str],
+) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_smartmeter-sim"))
+        .args(["--interval", "0.2", "--quiet"])
+        .args(["--meters", &meters.to_string()])
+        .args(["--readings", &readings.to_string()])
+        .args([
+            "--server-url",
+            &server.public,
+            "--operator-url",
+            &server.operator,
+        ])
+        .args(extra)
+        .env("SMARTMETER_OPERATOR_TOKEN", token)
+        .output()
+        .unwrap()
+}
+
+/// Asserts that the binary exited with status 0, showing its errors if not.
+fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_prints_json_summary_and_exit_status() {
     let db = TestDb::create();
     let server = Server::start(&db).await;
-    let run_bin = |extra: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_smartmeter-sim"))
-            .args([
-                "--meters",
-                "2",
-                "--readings",
-                "2",
-                "--interval",
-                "0.2",
-                "--json",
-                "--quiet",
-            ])
-            .args([
-                "--server-url",
-                &server.public,
-                "--operator-url",
-                &server.operator,
-            ])
-            .args(extra)
-            .env("SMARTMETER_OPERATOR_TOKEN", OPERATOR_TOKEN)
-            .output()
-            .unwrap()
-    };
-    let out = run_bin(&["--attack", "replay,future"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let attacks = ["--json", "--attack", "replay,future"];
+    let out = run_binary(&server, OPERATOR_TOKEN, (2, 2), &attacks);
+    assert_success(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["accepted"], 4);
     assert_eq!(v["ok"], true);
@@ -278,27 +363,39 @@ async fn binary_prints_json_summary_and_exit_status() {
     assert_eq!(db.count(), 4);
 
     // A wrong operator token: no meter registers, and the exit status says so.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_smartmeter-sim"))
-        .args([
-            "--meters",
-            "1",
-            "--readings",
-            "1",
-            "--interval",
-            "0.2",
-            "--json",
-            "--quiet",
-        ])
-        .args([
-            "--server-url",
-            &server.public,
-            "--operator-url",
-            &server.operator,
-        ])
-        .env("SMARTMETER_OPERATOR_TOKEN", "wrong")
-        .output()
-        .unwrap();
+    let out = run_binary(&server, "wrong", (1, 1), &["--json"]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["registration_failed"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_writes_text_and_json_summaries_in_one_run() {
+    let db = TestDb::create();
+    let server = Server::start(&db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let with_summary_at = |path: &std::path::Path, size| {
+        let args = ["--summary-json", path.to_str().unwrap()];
+        run_binary(&server, OPERATOR_TOKEN, size, &args)
+    };
+    let path = dir.path().join("summary.json");
+    let out = with_summary_at(&path, (2, 2));
+    assert_success(&out);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        (v["accepted"].as_u64(), v["ok"].as_bool()),
+        (Some(4), Some(true))
+    );
+    // The text is the same run's summary as the JSON.
+    assert!(text.starts_with("== smartmeter-sim summary =="), "{text}");
+    let accepted = format!("accepted          {}\n", v["accepted"]);
+    assert!(text.contains(&accepted), "{text}");
+    assert!(text.contains("result            OK"), "{text}");
+
+    // A path that cannot be written: the summary is printed, the status is 2.
+    let out = with_summary_at(&dir.path().join("missing/summary.json"), (1, 1));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the summary"));
 }

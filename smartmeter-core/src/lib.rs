@@ -13,7 +13,9 @@
 //!    a [`SignedReading`] (serialised with [`SignedReading::to_json`]);
 //! 2. whoever receives it parses it with [`SignedReading::from_json`]: the
 //!    result is still unverified, and the public key it carries is kept as
-//!    bytes (its key id names the meter; it is parsed only if needed);
+//!    bytes (its key id names the meter; it is parsed only if needed). A
+//!    `SignedReading` is also serde `Serialize` and `Deserialize`, with the
+//!    same rules, as a member of a larger document;
 //! 3. [`PublicKey::verify`] with the key the receiver trusts for that meter
 //!    is the only way to obtain a [`VerifiedReading`];
 //! 4. a receiver that records readings decides with [`Policy`] (module
@@ -69,6 +71,7 @@ pub mod policy;
 mod sign;
 mod verify;
 mod wire;
+mod wire_serde;
 
 pub use audit::{AuditError, AuditReport, audit};
 pub use encoding::{Algorithm, DOMAIN_TAG, FORMAT_VERSION, MESSAGE_LEN, Message, Reading};

@@ -283,7 +283,8 @@ impl Drop for Server {
 /// Options for a short run against `server`: few meters, 0.2 s interval,
 /// quick retries.
 pub fn options(server: &Server, meters: usize, readings: u64) -> smartmeter_sim::Options {
-    let mut o = smartmeter_sim::Options::new(&server.public, &server.operator, OPERATOR_TOKEN);
+    let mut o =
+        smartmeter_sim::Options::new(&server.public, &server.operator, OPERATOR_TOKEN).unwrap();
     o.meters = meters;
     o.readings = readings;
     o.interval = Duration::from_millis(200);
