@@ -6,9 +6,10 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use rocket::data::{Data, ToByteUnit};
-use rocket::http::Status;
-use rocket::request::{FromRequest, Outcome as GuardOutcome, Request};
+use rocket::data::Data;
+use rocket::http::{Header, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder};
 use rocket::serde::json::Json;
 use rocket::{Route, State, post, routes};
 use serde::{Deserialize, Serialize};
@@ -19,49 +20,10 @@ use crate::Shared;
 use crate::cache::CachedMeter;
 use crate::committer::Committer;
 use crate::config::{BATCH_BODY_LIMIT, MAX_BATCH_LEN, READING_BODY_LIMIT};
+use crate::db::store::Refusal;
 use crate::db::{self, Db, NewReading, Outcome};
-use crate::error::ApiError;
-
-/// Rejects a body that declares a content type other than JSON (415).
-/// A body without a content type is read as JSON.
-#[derive(Debug, Clone, Copy)]
-pub struct JsonContent;
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for JsonContent {
-    type Error = ();
-
-    async fn from_request(req: &'r Request<'_>) -> GuardOutcome<Self, ()> {
-        match req.content_type() {
-            Some(ct) if !ct.is_json() => GuardOutcome::Error((Status::UnsupportedMediaType, ())),
-            _ => GuardOutcome::Success(JsonContent),
-        }
-    }
-}
-
-/// Reads a whole body of at most `limit` bytes; longer is 413 with `code`.
-///
-/// # Errors
-/// 413 when too long, 400 when the connection fails mid-body.
-pub async fn read_body(
-    data: Data<'_>,
-    limit: u64,
-    code: &'static str,
-) -> Result<Vec<u8>, ApiError> {
-    let capped = data
-        .open(limit.bytes())
-        .into_bytes()
-        .await
-        .map_err(|e| ApiError::bad_request("bad_request", format!("cannot read body: {e}")))?;
-    if !capped.is_complete() {
-        return Err(ApiError::new(
-            Status::PayloadTooLarge,
-            code,
-            format!("the body is longer than {limit} bytes"),
-        ));
-    }
-    Ok(capped.into_inner())
-}
+use crate::error::{ApiError, ServerCode};
+use crate::http::{JsonContent, TooLarge, Trace, read_body};
 
 /// The answer for one stored or acknowledged reading.
 #[derive(Debug, Serialize)]
@@ -76,11 +38,12 @@ pub struct Accepted {
     pub gap: u64,
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
+/// The server's clock in ms since the Unix epoch.
+fn now_ms() -> Result<u64, ApiError> {
+    let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+        .map_err(|e| ApiError::internal(&format!("the clock is before 1970: {e}")))?;
+    Ok(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Finds a registered meter by key id, in the cache or else the database.
@@ -93,19 +56,21 @@ pub async fn lookup(
     key_id: &KeyId,
 ) -> Result<Arc<CachedMeter>, ApiError> {
     if let Some(m) = shared.cache.get(key_id) {
+        shared.metrics.key_lookup(true);
         return Ok(m);
     }
     let unknown = || {
         ApiError::new(
-            Status::Forbidden,
-            "unknown_meter",
+            ServerCode::UnknownMeter,
             format!("no meter is registered with key {key_id}"),
         )
     };
     if shared.cache.is_known_unknown(key_id) {
+        shared.metrics.key_lookup(true);
         return Err(unknown());
     }
-    let client = db.get().await.map_err(|e| ApiError::database(&e))?;
+    shared.metrics.key_lookup(false);
+    let client = db.get().await?;
     match db::meter_by_key(&client, key_id).await? {
         None => {
             shared.cache.remember_unknown(*key_id);
@@ -121,8 +86,14 @@ pub async fn lookup(
 
 /// Parses, finds the meter, verifies and checks the clock: everything
 /// before the database's policy.
-async fn check(shared: &Shared, db: &Db, raw: &[u8]) -> Result<NewReading, ApiError> {
+async fn check(
+    shared: &Shared,
+    db: &Db,
+    trace: &Trace,
+    raw: &[u8],
+) -> Result<NewReading, ApiError> {
     let signed = SignedReading::from_json(raw)?;
+    trace.set_key_id(signed.key_id());
     let meter = lookup(shared, db, &signed.key_id()).await?;
     let key = meter.key.clone();
     let metrics = Arc::clone(&shared.metrics);
@@ -140,11 +111,10 @@ async fn check(shared: &Shared, db: &Db, raw: &[u8]) -> Result<NewReading, ApiEr
     }
     let reading = *verified.reading();
     let skew_ms = shared.config.max_clock_skew_secs.saturating_mul(1000);
-    let now = now_ms();
+    let now = now_ms()?;
     if reading.timestamp_ms > now.saturating_add(skew_ms) {
         return Err(ApiError::new(
-            Status::UnprocessableEntity,
-            "timestamp_in_future",
+            ServerCode::TimestampInFuture,
             format!(
                 "timestamp {} ms is more than {} s ahead of the server clock ({} ms)",
                 reading.timestamp_ms, shared.config.max_clock_skew_secs, now
@@ -162,50 +132,71 @@ async fn check(shared: &Shared, db: &Db, raw: &[u8]) -> Result<NewReading, ApiEr
 
 fn revoked(key_id: &KeyId) -> ApiError {
     ApiError::new(
-        Status::Forbidden,
-        "meter_revoked",
+        ServerCode::MeterRevoked,
         format!("meter {key_id} is revoked"),
     )
 }
 
-/// The error for a policy outcome of the database.
-fn policy_error(code: &'static str, r: &Reading) -> ApiError {
-    match code {
-        "stale_sequence" => ApiError::new(
-            Status::Conflict,
-            code,
+/// The error for a policy refusal of the database.
+fn policy_error(refusal: Refusal, r: &Reading) -> ApiError {
+    match refusal {
+        Refusal::StaleSequence => ApiError::new(
+            ServerCode::StaleSequence,
             format!(
                 "sequence {} is not after the last stored sequence and is not an exact re-send",
                 r.sequence
             ),
         ),
-        "timestamp_backwards" => ApiError::new(
-            Status::Conflict,
-            code,
+        Refusal::TimestampBackwards => ApiError::new(
+            ServerCode::TimestampBackwards,
             format!(
                 "timestamp {} ms is before the last stored reading's",
                 r.timestamp_ms
             ),
         ),
-        "register_decreased" => ApiError::new(
-            Status::Conflict,
-            code,
+        Refusal::RegisterDecreased => ApiError::new(
+            ServerCode::RegisterDecreased,
             "a register is lower than in the last stored reading",
         ),
-        "meter_revoked" => ApiError::new(Status::Forbidden, code, "the meter is revoked"),
-        _ => ApiError::new(
-            Status::Forbidden,
-            "unknown_meter",
-            "the meter is not registered",
-        ),
+        Refusal::Revoked => ApiError::new(ServerCode::MeterRevoked, "the meter is revoked"),
+        Refusal::UnknownMeter => {
+            ApiError::new(ServerCode::UnknownMeter, "the meter is not registered")
+        }
     }
 }
 
-fn record(shared: &Shared, result: Result<&Outcome, &ApiError>) {
+/// Takes one token from the meter's bucket.
+///
+/// # Errors
+/// 429 `rate_limited` with `Retry-After`.
+fn rate_limit(shared: &Shared, key_id: &KeyId) -> Result<(), ApiError> {
+    match shared.limiter.take(key_id, 1, Instant::now()) {
+        (_, None) => Ok(()),
+        (_, Some(limited)) => {
+            let mut e = ApiError::new(
+                ServerCode::RateLimited,
+                format!(
+                    "meter {key_id} sends faster than {} readings/s (burst {}); retry in {} s",
+                    shared.config.rate_limit_per_sec,
+                    shared.config.rate_limit_burst,
+                    limited.retry_after
+                ),
+            );
+            e.retry_after = Some(limited.retry_after);
+            Err(e)
+        }
+    }
+}
+
+fn record(shared: &Shared, result: Result<&Outcome, &ApiError>, reading: Option<&Reading>) {
     match result {
         Ok(Outcome::Accepted { gap }) => shared.metrics.accepted(*gap),
         Ok(Outcome::Duplicate) => shared.metrics.duplicate(),
-        Ok(Outcome::Rejected(code)) => shared.metrics.rejected(code),
+        Ok(Outcome::Rejected(refusal)) => {
+            if let Some(r) = reading {
+                shared.metrics.rejected(policy_error(*refusal, r).code);
+            }
+        }
         Err(e) if e.status.code < 500 => shared.metrics.rejected(e.code),
         Err(_) => {}
     }
@@ -217,12 +208,14 @@ async fn report(
     shared: &State<Arc<Shared>>,
     db: &State<Db>,
     committer: &State<Committer>,
+    trace: &Trace,
     _json: JsonContent,
     body: Data<'_>,
 ) -> Result<(Status, Json<Accepted>), ApiError> {
     let result = async {
-        let raw = read_body(body, READING_BODY_LIMIT, "reading_too_large").await?;
-        let item = check(shared, db, &raw).await?;
+        let raw = read_body(body, READING_BODY_LIMIT, TooLarge::Reading).await?;
+        let item = check(shared, db, trace, &raw).await?;
+        rate_limit(shared, &item.key_id)?;
         // The item moves into the committer; the answer needs only these.
         let (key_id, reading) = (item.key_id, item.reading);
         let outcome = committer
@@ -234,7 +227,11 @@ async fn report(
         Ok((outcome, key_id, reading))
     }
     .await;
-    record(shared, result.as_ref().map(|(outcome, ..)| outcome));
+    record(
+        shared,
+        result.as_ref().map(|(outcome, ..)| outcome),
+        result.as_ref().ok().map(|(_, _, r)| r),
+    );
     let (outcome, key_id, reading) = result?;
     let answer = |duplicate, gap| Accepted {
         key_id: key_id.to_string(),
@@ -245,7 +242,7 @@ async fn report(
     match outcome {
         Outcome::Accepted { gap } => Ok((Status::Created, Json(answer(false, gap)))),
         Outcome::Duplicate => Ok((Status::Ok, Json(answer(true, 0)))),
-        Outcome::Rejected(code) => Err(policy_error(code, &reading)),
+        Outcome::Rejected(refusal) => Err(policy_error(refusal, &reading)),
     }
 }
 
@@ -301,6 +298,23 @@ fn rejected(index: usize, sequence: Option<u64>, e: &ApiError) -> BatchResult {
     }
 }
 
+/// The answer to a batch, with `Retry-After` when a reading was over its
+/// meter's rate limit.
+pub struct BatchResponse {
+    answer: Json<BatchAnswer>,
+    retry_after: Option<u64>,
+}
+
+impl<'r> Responder<'r, 'static> for BatchResponse {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let mut response = self.answer.respond_to(req)?;
+        if let Some(secs) = self.retry_after {
+            response.set_header(Header::new("Retry-After", secs.to_string()));
+        }
+        Ok(response)
+    }
+}
+
 /// `POST /reportReadings`: `{"readings": [...]}`, at most
 /// [`MAX_BATCH_LEN`] signed readings, stored in order in one transaction.
 /// 200 with one result per reading once committed.
@@ -309,16 +323,21 @@ async fn report_batch(
     shared: &State<Arc<Shared>>,
     db: &State<Db>,
     committer: &State<Committer>,
+    trace: &Trace,
     _json: JsonContent,
     body: Data<'_>,
-) -> Result<Json<BatchAnswer>, ApiError> {
-    let raw = read_body(body, BATCH_BODY_LIMIT, "body_too_large").await?;
-    let batch: Batch<'_> = serde_json::from_slice(&raw)
-        .map_err(|e| ApiError::bad_request("malformed_json", format!("malformed json: {e}")))?;
+) -> Result<BatchResponse, ApiError> {
+    let raw = read_body(
+        body,
+        BATCH_BODY_LIMIT,
+        TooLarge::Server(ServerCode::BodyTooLarge),
+    )
+    .await?;
+    let batch: Batch<'_> =
+        serde_json::from_slice(&raw).map_err(|e| ApiError::malformed_json(&e))?;
     if batch.readings.len() > MAX_BATCH_LEN {
         return Err(ApiError::new(
-            Status::PayloadTooLarge,
-            "batch_too_large",
+            ServerCode::BatchTooLarge,
             format!(
                 "a batch holds at most {MAX_BATCH_LEN} readings, got {}",
                 batch.readings.len()
@@ -328,26 +347,38 @@ async fn report_batch(
     let mut results: Vec<Option<BatchResult>> = Vec::with_capacity(batch.readings.len());
     let mut items = Vec::new();
     let mut positions = Vec::new();
+    let mut retry_after: Option<u64> = None;
     for (index, raw) in batch.readings.iter().enumerate() {
-        match check(shared, db, raw.get().as_bytes()).await {
+        // The error, and the sequence when the reading parsed.
+        let checked = match check(shared, db, trace, raw.get().as_bytes()).await {
+            Ok(item) => match rate_limit(shared, &item.key_id) {
+                Ok(()) => Ok(item),
+                Err(e) => {
+                    retry_after = retry_after.max(e.retry_after);
+                    Err((e, Some(item.reading.sequence)))
+                }
+            },
+            Err(e) => Err((e, None)),
+        };
+        match checked {
             Ok(item) => {
                 items.push(item);
                 positions.push(index);
                 results.push(None);
             }
-            Err(e) => {
+            Err((e, sequence)) => {
                 if e.status.code >= 500 {
                     return Err(e);
                 }
                 shared.metrics.rejected(e.code);
-                results.push(Some(rejected(index, None, &e)));
+                results.push(Some(rejected(index, sequence, &e)));
             }
         }
     }
     let readings: Vec<Reading> = items.iter().map(|item| item.reading).collect();
     let outcomes = committer.store(items).await?;
     for ((reading, index), outcome) in readings.iter().zip(positions).zip(outcomes) {
-        record(shared, Ok(&outcome));
+        record(shared, Ok(&outcome), Some(reading));
         let sequence = Some(reading.sequence);
         let result = match outcome {
             Outcome::Accepted { gap } => BatchResult {
@@ -366,7 +397,9 @@ async fn report_batch(
                 error: None,
                 message: None,
             },
-            Outcome::Rejected(code) => rejected(index, sequence, &policy_error(code, reading)),
+            Outcome::Rejected(refusal) => {
+                rejected(index, sequence, &policy_error(refusal, reading))
+            }
         };
         if let Some(slot) = results.get_mut(index) {
             *slot = Some(result);
@@ -374,12 +407,15 @@ async fn report_batch(
     }
     let results: Vec<BatchResult> = results.into_iter().flatten().collect();
     let count = |s: &str| results.iter().filter(|r| r.status == s).count();
-    Ok(Json(BatchAnswer {
-        accepted: count("accepted"),
-        duplicates: count("duplicate"),
-        rejected: count("rejected"),
-        results,
-    }))
+    Ok(BatchResponse {
+        answer: Json(BatchAnswer {
+            accepted: count("accepted"),
+            duplicates: count("duplicate"),
+            rejected: count("rejected"),
+            results,
+        }),
+        retry_after,
+    })
 }
 
 /// Routes of the public listener for readings in.

@@ -10,7 +10,7 @@
 mod common;
 
 use common::*;
-use rocket::http::{ContentType, Status};
+use rocket::http::{ContentType, Method, Status};
 use serde_json::{Value, json};
 use smartmeter_core::{PublicKey, SignedReading};
 
@@ -711,14 +711,53 @@ async fn malformed_readings_get_4xx_json() {
         .dispatch()
         .await;
     assert_eq!(resp.status(), Status::Created);
-    // Unknown routes and methods: JSON 404.
-    let (st, v) = json_of(s.public.get("/reportReading").dispatch().await).await;
+    // Unknown routes: JSON 404.
+    let (st, v) = json_of(s.public.get("/nope").dispatch().await).await;
     assert_eq!(
         (st, v["error"].as_str()),
         (Status::NotFound, Some("not_found"))
     );
-    let (st, _) = json_of(s.public.get("/nope").dispatch().await).await;
-    assert_eq!(st, Status::NotFound);
+}
+
+#[rocket::async_test]
+async fn wrong_methods_get_405_with_allow() {
+    let h = Harness::new().await;
+    let s = &h.server;
+    let key = "ab".repeat(32);
+    let revoke = format!("/meters/{key}/revoke");
+    let meter = format!("/meters/{key}");
+    for (client, method, path, allow) in [
+        (&s.public, Method::Get, "/reportReading", "POST"),
+        (&s.public, Method::Put, "/reportReadings", "POST"),
+        (&s.public, Method::Delete, "/meters", "GET, HEAD"),
+        (&s.public, Method::Post, meter.as_str(), "GET, HEAD"),
+        (&s.operator, Method::Get, "/register", "POST"),
+        (&s.operator, Method::Get, revoke.as_str(), "POST"),
+        (&s.operator, Method::Post, "/metrics", "GET, HEAD"),
+    ] {
+        let resp = client
+            .req(method, path)
+            .header(bearer(OPERATOR_TOKEN))
+            .dispatch()
+            .await;
+        assert_eq!(
+            resp.headers().get_one("Allow"),
+            Some(allow),
+            "{method} {path}"
+        );
+        let (st, v) = json_of(resp).await;
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (Status::MethodNotAllowed, Some("method_not_allowed")),
+            "{method} {path}"
+        );
+    }
+    // A path that exists on the other listener only is still 404.
+    let (st, v) = json_of(s.public.get("/register").dispatch().await).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (Status::NotFound, Some("not_found"))
+    );
 }
 
 #[rocket::async_test]
@@ -848,4 +887,98 @@ async fn serves_the_dashboard_when_configured() {
     let res = plain.public().get("/dashboard/").dispatch().await;
     assert_eq!(res.status(), Status::NotFound);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[rocket::async_test]
+async fn next_after_is_null_on_an_exactly_full_last_page() {
+    let h = Harness::new().await;
+    let s = &h.server;
+    let k = meter_key(0);
+    let key_id = register_key(s, "alice", k).await;
+    register_key(s, "bob", meter_key(1)).await;
+    for seq in 1..=4 {
+        let (st, v) = report(s, &signed(k, seq, seq, 0)).await;
+        assert_eq!(st, Status::Created, "{v}");
+    }
+    let uri = format!("/meters/{key_id}/readings");
+    // 4 readings, limit 4: one full page and nothing after it.
+    let (st, v) = get(&s.public, &format!("{uri}?limit=4"), Some(READ_TOKEN)).await;
+    assert_eq!(st, Status::Ok, "{v}");
+    assert_eq!(v["readings"].as_array().unwrap().len(), 4);
+    assert!(v["next_after"].is_null(), "{v}");
+    // limit 2: two full pages, the second the last.
+    let (_, v) = get(&s.public, &format!("{uri}?limit=2"), Some(READ_TOKEN)).await;
+    assert_eq!(v["next_after"], 2, "{v}");
+    let (_, v) = get(
+        &s.public,
+        &format!("{uri}?limit=2&after=2"),
+        Some(READ_TOKEN),
+    )
+    .await;
+    assert_eq!(v["readings"].as_array().unwrap().len(), 2);
+    assert!(v["next_after"].is_null(), "{v}");
+    // The same for meters: 2 meters, limit 2.
+    let (_, v) = get(&s.public, "/meters?limit=2", Some(READ_TOKEN)).await;
+    assert_eq!(v["meters"].as_array().unwrap().len(), 2);
+    assert!(v["next_after"].is_null(), "{v}");
+    let (_, v) = get(&s.public, "/meters?limit=1", Some(READ_TOKEN)).await;
+    let next = v["next_after"].as_i64().unwrap();
+    let (_, v) = get(
+        &s.public,
+        &format!("/meters?limit=1&after={next}"),
+        Some(READ_TOKEN),
+    )
+    .await;
+    assert_eq!(v["meters"][0]["username"], "bob");
+    assert!(v["next_after"].is_null(), "{v}");
+}
+
+#[rocket::async_test]
+async fn query_parameters_are_strict() {
+    let h = Harness::new().await;
+    let s = &h.server;
+    let key_id = register_key(s, "alice", meter_key(0)).await;
+    let uri = format!("/meters/{key_id}/readings");
+    for bad in [
+        "?limit=null&limit=null",
+        "?limit=5&limit=5",
+        "?to=-268348253",
+        "?after=18446744073709551616",
+        "?from=1&from=2",
+    ] {
+        let (st, v) = get(&s.public, &format!("{uri}{bad}"), Some(READ_TOKEN)).await;
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (Status::BadRequest, Some("invalid_parameter")),
+            "{bad}"
+        );
+    }
+    for bad in [
+        "?after=-1",
+        "?after=9223372036854775808",
+        "?limit=2&limit=2",
+    ] {
+        let (st, v) = get(&s.public, &format!("/meters{bad}"), Some(READ_TOKEN)).await;
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (Status::BadRequest, Some("invalid_parameter")),
+            "{bad}"
+        );
+    }
+    // The extremes of the documented ranges are valid.
+    let max = u64::MAX;
+    let (st, v) = get(
+        &s.public,
+        &format!("{uri}?from=0&to={max}&after={max}&limit=1000"),
+        Some(READ_TOKEN),
+    )
+    .await;
+    assert_eq!(st, Status::Ok, "{v}");
+    let (st, v) = get(
+        &s.public,
+        "/meters?after=9223372036854775807&limit=1",
+        Some(READ_TOKEN),
+    )
+    .await;
+    assert_eq!(st, Status::Ok, "{v}");
 }

@@ -164,7 +164,7 @@ pub struct Harness {
 }
 
 pub fn config(db: &TestDb) -> Config {
-    let mut c = Config::new(db.url.clone(), OPERATOR_TOKEN);
+    let mut c = Config::new(db.url.clone(), OPERATOR_TOKEN).unwrap();
     c.read_token = Some(READ_TOKEN.into());
     c.db_pool_size = 4;
     c
