@@ -24,9 +24,13 @@ use crate::metrics::Listener;
 /// `info,smartmeter_server::request=off`).
 pub const REQUEST_TARGET: &str = "smartmeter_server::request";
 
-/// The filter when `RUST_LOG` is not set: this server's events from `info`,
-/// Rocket's from `warn`, without its launch banner.
-pub const DEFAULT_FILTER: &str = "info,rocket=warn,rocket::launch=off";
+/// The filter when `RUST_LOG` is not set: this server's events from `info`;
+/// Rocket's from `warn`, without its launch banner and without its
+/// per-request details (`rocket::server::_`, e.g. an ERROR line "No
+/// matching routes" for every 404, which the request line already says);
+/// PostgreSQL's notices from `warn`.
+pub const DEFAULT_FILTER: &str =
+    "info,rocket=warn,rocket::launch=off,rocket::server::_=off,tokio_postgres=warn";
 
 /// The format of the log lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

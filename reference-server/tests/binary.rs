@@ -366,3 +366,39 @@ fn sigterm_finishes_in_flight_requests_and_logs_json() {
         "{log:?}"
     );
 }
+
+#[test]
+fn a_database_refusal_at_start_is_logged_with_its_cause() {
+    let db = TestDb::create();
+    // A role that may open no connection: PostgreSQL refuses with "too many
+    // connections for role", which the log must say (not just "db error").
+    let role = format!("{}_nobody", db.name);
+    common::admin_sql_pub(&format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT 0"));
+    let url = db.url.replacen("postgres@", &format!("{role}@"), 1);
+    assert_ne!(url, db.url, "the admin URL has no user postgres: {url}");
+    let out = Command::new(BIN)
+        .args(["--log-format", "json"])
+        .env("DATABASE_URL", &url)
+        .env("SMARTMETER_OPERATOR_TOKEN", OPERATOR_TOKEN)
+        .env(
+            "SMARTMETER_PUBLIC_ADDR",
+            format!("127.0.0.1:{}", free_port()),
+        )
+        .env(
+            "SMARTMETER_OPERATOR_ADDR",
+            format!("127.0.0.1:{}", free_port()),
+        )
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    common::admin_sql_pub(&format!("DROP ROLE {role}"));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let failure = err
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "cannot apply database migrations")
+        .unwrap_or_else(|| panic!("no migration failure logged:\n{err}"));
+    let cause = failure["error"].as_str().unwrap();
+    assert!(cause.contains("too many connections"), "{cause}");
+}

@@ -68,6 +68,11 @@ fn admin_sql(sql: String) -> Result<(), String> {
     .map_err(|_| "admin thread panicked".to_string())?
 }
 
+/// Runs SQL on the admin database; panics on failure.
+pub fn admin_sql_pub(sql: &str) {
+    admin_sql(sql.to_string()).unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
 /// A database of its own, dropped (with its connections) when this is dropped.
 pub struct TestDb {
     pub name: String,
@@ -257,4 +262,19 @@ pub async fn get(client: &Client, uri: &str, token: Option<&str>) -> (Status, Va
 
 pub fn public_key_text(key: &PublicKey) -> String {
     key.to_base64()
+}
+
+/// A plain connection (no TLS) for checks from inside async tests.
+pub async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
+    rocket::tokio::spawn(conn);
+    client
+}
+
+/// The URL with one more query parameter (`key=value`).
+pub fn with_param(url: &str, param: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{param}")
 }
