@@ -225,11 +225,9 @@ async fn verify_full_refuses_an_untrusted_certificate() {
     );
     let url = with_param(&db.url, &format!("sslmode=verify-full&sslrootcert={ca}"));
     let pool = PgPool::new(&url, 1, Duration::from_secs(5)).unwrap();
-    let err = pool
-        .get()
-        .await
-        .err()
-        .expect("connected with an untrusted certificate");
+    let Err(err) = pool.get().await else {
+        panic!("connected with an untrusted certificate");
+    };
     let text = err.to_string();
     assert!(
         text.contains("certificate") || text.contains("Certificate"),
@@ -242,7 +240,9 @@ async fn verify_full_refuses_an_untrusted_certificate() {
     let public =
         rocket::local::asynchronous::Client::tracked(smartmeter_server::build_public(&shared))
             .await;
-    let err = public.err().expect("started with an untrusted certificate");
+    let Err(err) = public else {
+        panic!("started with an untrusted certificate");
+    };
     assert!(
         matches!(err.kind(), rocket::error::ErrorKind::FailedFairings(_)),
         "{err:?}"
