@@ -305,9 +305,10 @@ fn path_matches(route: &str, path: &str) -> bool {
     }
 }
 
-/// The methods that the mounted routes offer for this request's path, when
-/// its own method is not among them (so a 404 is really a 405).
-fn other_methods(req: &Request<'_>) -> Option<String> {
+/// The methods that the mounted routes offer for this request's path
+/// (HEAD too where there is GET: Rocket answers it), as an `Allow` value;
+/// `None` when no route has the path.
+fn allowed_methods(req: &Request<'_>) -> Option<(Vec<Method>, String)> {
     let path = req.uri().path();
     let mut methods: Vec<Method> = req
         .rocket()
@@ -315,28 +316,45 @@ fn other_methods(req: &Request<'_>) -> Option<String> {
         .filter(|r| path_matches(r.uri.path(), path.as_str()))
         .map(|r| r.method)
         .collect();
-    if methods.is_empty() || methods.contains(&req.method()) {
+    if methods.is_empty() {
         return None;
     }
-    // Rocket answers HEAD for every GET route.
     if methods.contains(&Method::Get) {
         methods.push(Method::Head);
     }
     methods.sort_by_key(|m| m.as_str());
     methods.dedup();
-    Some(
-        methods
-            .iter()
-            .map(|m| m.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-    )
+    let allow = methods
+        .iter()
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some((methods, allow))
+}
+
+/// 405 with `Allow`.
+fn method_not_allowed(method: &str, allow: String) -> ApiError {
+    let mut e = ApiError::new(
+        ServerCode::MethodNotAllowed,
+        format!("{method} is not allowed here; allowed: {allow}"),
+    );
+    e.allow = Some(allow);
+    e
 }
 
 /// The code and message a catcher sends for a status that no handler
 /// answered itself (guard failures, unknown routes, Rocket's own limits).
 fn catcher_error(status: Status, req: &Request<'_>) -> ApiError {
     let (code, message) = match status.code {
+        // Rocket answers 400 before routing when the method is one it does
+        // not know (QUERY, PROPFIND...): the request it hands the catcher is
+        // a salvaged GET that was never routed, with the real path (an
+        // unparsable target would be `/`, which has no route). On a path
+        // that exists, that is a method this path does not have.
+        400 if req.route().is_none() => match allowed_methods(req) {
+            Some((_, allow)) => return method_not_allowed("this method", allow),
+            None => (ServerCode::BadRequest, "the request is malformed"),
+        },
         401 => (
             ServerCode::Unauthorized,
             "a valid `Authorization: Bearer <token>` header is required",
@@ -345,16 +363,11 @@ fn catcher_error(status: Status, req: &Request<'_>) -> ApiError {
             ServerCode::Forbidden,
             "this token does not grant this request",
         ),
-        404 => match other_methods(req) {
-            Some(allow) => {
-                let mut e = ApiError::new(
-                    ServerCode::MethodNotAllowed,
-                    format!("{} is not allowed here; allowed: {allow}", req.method()),
-                );
-                e.allow = Some(allow);
-                return e;
+        404 => match allowed_methods(req) {
+            Some((methods, allow)) if !methods.contains(&req.method()) => {
+                return method_not_allowed(req.method().as_str(), allow);
             }
-            None => (ServerCode::NotFound, "no such resource"),
+            _ => (ServerCode::NotFound, "no such resource"),
         },
         413 => (ServerCode::BodyTooLarge, "the request body is too large"),
         415 => (

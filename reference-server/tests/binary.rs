@@ -139,6 +139,16 @@ fn serves_two_listeners_and_stops_on_sigterm() {
     let reading = common::signed(common::meter_key(0), 1, 10, 0);
     let (st, b) = http(public, "POST", "/reportReading", None, &reading).unwrap();
     assert_eq!(st, 201, "{b}");
+    // A method Rocket does not know is still a 405 on a path that exists
+    // (Rocket hands the catcher a salvaged request), and 400 elsewhere.
+    let (st, b) = http(public, "QUERY", "/health", None, "").unwrap();
+    assert_eq!(st, 405, "{b}");
+    assert!(b.contains("method_not_allowed"), "{b}");
+    let (st, b) = http(operator, "PROPFIND", "/meters", Some(OPERATOR_TOKEN), "").unwrap();
+    assert_eq!(st, 405, "{b}");
+    let (st, b) = http(public, "QUERY", "/nothing-here", None, "").unwrap();
+    assert_eq!(st, 400, "{b}");
+    assert!(b.contains("bad_request"), "{b}");
 
     let pid = server.0.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();

@@ -45,16 +45,23 @@ fn openapi_matches_mounted_routes() {
     let mut documented = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
-            let listeners = op["x-listeners"]
+            // The listeners of an operation are its own `servers`.
+            let servers = op["servers"]
                 .as_array()
-                .unwrap_or_else(|| panic!("{method} {path} has no x-listeners"));
-            for l in listeners {
-                documented.insert((
-                    l.as_str().unwrap().to_string(),
-                    method.clone(),
-                    path.clone(),
-                ));
+                .unwrap_or_else(|| panic!("{method} {path} has no servers"));
+            for server in servers {
+                let listener = match server["description"].as_str() {
+                    Some("public listener") => "public",
+                    Some("operator listener") => "operator",
+                    other => panic!("{method} {path}: unknown server {other:?}"),
+                };
+                documented.insert((listener.to_string(), method.clone(), path.clone()));
             }
+            let responses = op["responses"].as_object().unwrap();
+            assert!(
+                responses.contains_key("405"),
+                "{method} {path} does not document 405"
+            );
             for (status, _) in op["responses"].as_object().unwrap() {
                 assert!(status.parse::<u16>().is_ok(), "{method} {path}: {status}");
             }
