@@ -128,3 +128,59 @@ fn api_md_error_table_matches_the_declarations() {
         }
     }
 }
+
+/// `docs/api.md`'s configuration table says what the flags declare: every
+/// flag has its row, with its environment variable and default.
+#[test]
+fn api_md_configuration_matches_the_flags() {
+    use clap::CommandFactory;
+    let api = docs("api.md");
+    let section = api.split("\n## Configuration").nth(1).unwrap();
+    let section = section.split("\n#").next().unwrap();
+    let rows: Vec<Vec<String>> = section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            l.split('|')
+                .map(|c| c.trim().trim_matches('`').to_string())
+                .collect()
+        })
+        .collect();
+    let command = Config::command();
+    let mut flags = 0;
+    for arg in command.get_arguments() {
+        let Some(env) = arg.get_env() else { continue };
+        let env = env.to_str().unwrap();
+        let flag = format!("--{}", arg.get_long().unwrap());
+        let row = rows
+            .iter()
+            .find(|r| r[1] == env)
+            .unwrap_or_else(|| panic!("docs/api.md has no row for {env}"));
+        assert_eq!(row[2], flag, "{env}");
+        let default: Vec<String> = arg
+            .get_default_values()
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        match default.as_slice() {
+            [d] => assert_eq!(&row[3], d, "default of {env}"),
+            [] => assert!(row[3].starts_with("none"), "{env}: {}", row[3]),
+            more => panic!("{env}: several defaults {more:?}"),
+        }
+        flags += 1;
+    }
+    assert!(flags >= 14, "{flags}");
+    let rust_log = rows.iter().find(|r| r[1] == "RUST_LOG").unwrap();
+    assert_eq!(rust_log[3], smartmeter_server::logging::DEFAULT_FILTER);
+    // And no row for a variable that is not a flag.
+    for r in &rows {
+        assert!(
+            r[1] == "RUST_LOG"
+                || command
+                    .get_arguments()
+                    .any(|a| a.get_env().is_some_and(|e| e == r[1].as_str())),
+            "docs/api.md documents {} which is no setting",
+            r[1]
+        );
+    }
+}
