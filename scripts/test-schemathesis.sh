@@ -55,11 +55,12 @@ u = urllib.parse.urlsplit(sys.argv[1])
 print(urllib.parse.urlunsplit(u._replace(path="/" + sys.argv[2])))
 PY
 )
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-public_port=$(free_port)
-operator_port=$(free_port)
+# Two distinct free ports (both bound at once, so neither is picked twice).
+read -r public_port operator_port < <(python3 -c '
+import socket
+a, b = socket.socket(), socket.socket()
+a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
+print(a.getsockname()[1], b.getsockname()[1])')
 token="schemathesis-operator-$RANDOM$RANDOM"
 read_token="schemathesis-read-$RANDOM$RANDOM"
 
@@ -118,6 +119,7 @@ PY
       --header "Authorization: Bearer $token" \
       --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-100}" \
       --seed 1 \
+      --generation-database none \
       --no-color \
       "${filters[@]}"; then
     status=1
