@@ -47,7 +47,12 @@ pub enum LogFormat {
 /// A message when a subscriber is installed already or `RUST_LOG` is invalid.
 pub fn init(format: LogFormat) -> Result<(), String> {
     let filter = match std::env::var("RUST_LOG") {
-        Ok(spec) => EnvFilter::try_new(&spec).map_err(|e| format!("RUST_LOG={spec:?}: {e}"))?,
+        // Rocket's launch banner stays off unless RUST_LOG names it.
+        Ok(spec) if spec.contains("rocket::launch") => {
+            EnvFilter::try_new(&spec).map_err(|e| format!("RUST_LOG={spec:?}: {e}"))?
+        }
+        Ok(spec) => EnvFilter::try_new(format!("{spec},rocket::launch=off"))
+            .map_err(|e| format!("RUST_LOG={spec:?}: {e}"))?,
         Err(_) => EnvFilter::new(DEFAULT_FILTER),
     };
     // Rocket logs the details of a message as separate, indented lines
