@@ -113,7 +113,10 @@ for path, item in doc["paths"].items():
 PY
 )
   echo "==> schemathesis, all checks, $listener listener (127.0.0.1:$port): ${filters[*]}"
-  if ! "$venv/bin/schemathesis" --config-file reference-server/schemathesis.toml run docs/openapi.yaml \
+  # From the work directory: schemathesis keeps a cache (.schemathesis/) in its
+  # working directory, which has no place in the tree.
+  if ! (cd "$work" && "$venv/bin/schemathesis" --config-file "$root/reference-server/schemathesis.toml" \
+      run "$root/docs/openapi.yaml" \
       --url "http://127.0.0.1:$port" \
       --checks all \
       --header "Authorization: Bearer $token" \
@@ -121,7 +124,7 @@ PY
       --seed 1 \
       --generation-database none \
       --no-color \
-      "${filters[@]}"; then
+      "${filters[@]}"); then
     status=1
   fi
 done
