@@ -18,7 +18,9 @@ import sys
 from pathlib import Path
 
 FUZZ_DIR = Path(__file__).resolve().parent
-TARGETS = ("decode_message", "parse_wire", "parse_public_key", "verify")
+TARGETS = ("decode_message", "parse_wire", "parse_public_key", "verify", "differential")
+# differential: byte 0 picks a key, byte 1 a mutation (fuzz_targets/differential.rs).
+DIFFERENTIAL_MUTATIONS = 14
 
 # A version-1 canonical message (docs/spec.md): tag, version 1, algorithm 1,
 # a zero key id and zero readings. Valid without any vector file.
@@ -78,6 +80,7 @@ def build(vectors, out):
     seeds = {t: set() for t in TARGETS}
     valid = load_cases(vectors / "valid.json")
     invalid = load_cases(vectors / "invalid.json")
+    key_text = load_cases(vectors / "key_text.json")
 
     seeds["decode_message"].add(MINIMAL_MESSAGE)
     seeds["parse_wire"].add(WIRE_SKELETON)
@@ -129,6 +132,16 @@ def build(vectors, out):
             seeds["parse_wire"].add(wire)
             registered = pem_to_der(text(case, "registered_public_key_pem"))
             seeds["verify"].add(verify_input(registered, wire))
+
+    for case in key_text:
+        value = text(case, "input")
+        if value is not None:
+            seeds["parse_public_key"].add(value.encode())
+
+    # One seed per key (the valid keys and the divisible-by-3 key) and mutation.
+    for key in range(len(valid) + 1):
+        for mutation in range(DIFFERENTIAL_MUTATIONS):
+            seeds["differential"].add(bytes([key, mutation, 0, 1]))
 
     for target, inputs in seeds.items():
         directory = out / target

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use smartmeter_core::{PublicKey, SignedReading};
+use smartmeter_core::{PublicKey, SignedReading, VerifyError};
 
 fuzz_target!(|data: &[u8]| {
     let Some((len, rest)) = data.split_first_chunk::<2>() else {
@@ -15,13 +15,23 @@ fuzz_target!(|data: &[u8]| {
     let Ok(signed) = SignedReading::from_json(json) else {
         return;
     };
-    let own = signed.public_key().verify(&signed);
+    let carried = signed.carried_key();
+    let own = carried.as_ref().map(|carried| carried.verify(&signed));
     if let Ok(key) = PublicKey::from_der(key) {
         let result = key.verify(&signed);
         // The key id is the hash of the DER: same id, same key, same verdict.
         assert_eq!(
             result.is_ok(),
-            key.key_id() == signed.key_id() && own.is_ok()
+            key.key_id() == signed.key_id() && matches!(own, Ok(Ok(_)))
         );
+        // Another key's verdict: the carried key's own policy error first
+        // (spec section 9, step 9), else key_mismatch.
+        if key.key_id() != signed.key_id() {
+            match (&carried, result) {
+                (Err(policy), Err(VerifyError::Key(reported))) => assert_eq!(policy, &reported),
+                (Ok(_), Err(VerifyError::KeyMismatch { .. })) => {}
+                (carried, result) => panic!("{carried:?} then {result:?}"),
+            }
+        }
     }
 });

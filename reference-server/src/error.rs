@@ -14,6 +14,7 @@ use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use rocket::{Catcher, catcher};
 use serde::Serialize;
+use smartmeter_core::ErrorCode;
 
 use crate::committer::CommitError;
 use crate::db::{DbError, RegisterError};
@@ -76,20 +77,12 @@ server_codes! {
     UsernameTaken = (409, "username_taken", "registration with a username that is taken");
     /// Registration of a key that is registered.
     KeyAlreadyRegistered = (409, "key_already_registered", "registration of a key that is already registered");
-    /// Sequence not after the last stored one, and not an exact re-send.
-    StaleSequence = (409, "stale_sequence", "sequence not after the last stored one, and not an exact re-send");
-    /// Timestamp before the last stored one.
-    TimestampBackwards = (409, "timestamp_backwards", "timestamp before the last stored one");
-    /// A register lower than in the last stored reading.
-    RegisterDecreased = (409, "register_decreased", "a register lower than in the last stored reading");
     /// A body over its route's limit.
     BodyTooLarge = (413, "body_too_large", "`/register` or `/reportReadings` body over its limit");
     /// Too many readings in a batch.
     BatchTooLarge = (413, "batch_too_large", "more than 256 readings in a batch");
     /// A body declared as something other than JSON.
     UnsupportedMediaType = (415, "unsupported_media_type", "a body declared as something other than JSON");
-    /// Timestamp beyond the allowed clock skew.
-    TimestampInFuture = (422, "timestamp_in_future", "timestamp beyond the allowed clock skew");
     /// Username outside the allowed form.
     InvalidUsername = (422, "invalid_username", "username outside the allowed form");
     /// The meter's readings arrive faster than its rate limit.
@@ -195,9 +188,42 @@ impl From<smartmeter_core::WireError> for ApiError {
     }
 }
 
+/// A bad key at registration: 422 with the core's code (key text or key
+/// policy).
 impl From<smartmeter_core::KeyError> for ApiError {
     fn from(e: smartmeter_core::KeyError) -> Self {
         Self::core(Status::UnprocessableEntity, e.code(), e.to_string())
+    }
+}
+
+impl ApiError {
+    /// The key a reading carries is out of the key policy: 400 with the
+    /// core's code, as for any other malformed reading.
+    pub fn key_in_reading(e: &smartmeter_core::KeyError) -> Self {
+        Self::core(Status::BadRequest, e.code(), e.to_string())
+    }
+
+    /// A refusal by the core's history rules, with the status the server
+    /// gives its code ([`policy_status`]).
+    pub fn policy(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::core(policy_status(code), code.as_str(), message)
+    }
+}
+
+/// The HTTP status of each of the core's policy codes; the codes themselves
+/// are the core's (`smartmeter_core::ErrorCode`, family `policy`). A reading
+/// from the future is unprocessable as sent (422); the others contradict
+/// what is stored (409).
+pub const fn policy_status(code: ErrorCode) -> Status {
+    match code {
+        ErrorCode::TimestampInFuture => Status::UnprocessableEntity,
+        _ => Status::Conflict,
+    }
+}
+
+impl From<smartmeter_core::policy::PolicyError> for ApiError {
+    fn from(e: smartmeter_core::policy::PolicyError) -> Self {
+        Self::policy(e.error_code(), e.to_string())
     }
 }
 

@@ -44,18 +44,14 @@ pub fn check_username(name: &str) -> Result<(), ApiError> {
     }
 }
 
-/// Parses a public key given as PEM (`-----BEGIN PUBLIC KEY-----`) or as
-/// base64 of the DER, with the core's key policy.
+/// Parses key text with the core's one rule (`PublicKey::from_text`: PEM
+/// or base64 of the DER, as OpenSSL and pyca/cryptography write them, at
+/// most 8192 bytes) and the core's key policy.
 ///
 /// # Errors
 /// 422 with the core's key error code.
 pub fn parse_key(text: &str) -> Result<PublicKey, ApiError> {
-    let key = if text.trim_start().starts_with("-----BEGIN") {
-        PublicKey::from_pem(text)
-    } else {
-        PublicKey::from_base64(text.trim())
-    };
-    key.map_err(ApiError::from)
+    PublicKey::from_text(text).map_err(ApiError::from)
 }
 
 #[derive(Deserialize)]

@@ -14,7 +14,7 @@ use rocket::serde::json::Json;
 use rocket::{Route, State, post, routes};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use smartmeter_core::{KeyId, Reading, SignedReading};
+use smartmeter_core::{ErrorCode, KeyId, Reading, SignedReading};
 
 use crate::Shared;
 use crate::cache::CachedMeter;
@@ -94,7 +94,19 @@ async fn check(
 ) -> Result<NewReading, ApiError> {
     let signed = SignedReading::from_json(raw)?;
     trace.set_key_id(signed.key_id());
-    let meter = lookup(shared, db, &signed.key_id()).await?;
+    let meter = match lookup(shared, db, &signed.key_id()).await {
+        Ok(meter) => meter,
+        // Spec section 9: the carried key's policy (step 9) comes before the
+        // lookup's verdict (step 10); a found key needs no such check, since
+        // equal key ids mean the carried key is the registered one.
+        Err(not_found) if not_found.code == ServerCode::UnknownMeter.as_str() => {
+            signed
+                .carried_key()
+                .map_err(|e| ApiError::key_in_reading(&e))?;
+            return Err(not_found);
+        }
+        Err(e) => return Err(e),
+    };
     let key = meter.key.clone();
     let metrics = Arc::clone(&shared.metrics);
     // RSA verification is CPU work: keep it off the async workers.
@@ -113,8 +125,8 @@ async fn check(
     let skew_ms = shared.config.max_clock_skew_secs.saturating_mul(1000);
     let now = now_ms()?;
     if reading.timestamp_ms > now.saturating_add(skew_ms) {
-        return Err(ApiError::new(
-            ServerCode::TimestampInFuture,
+        return Err(ApiError::policy(
+            ErrorCode::TimestampInFuture,
             format!(
                 "timestamp {} ms is more than {} s ahead of the server clock ({} ms)",
                 reading.timestamp_ms, shared.config.max_clock_skew_secs, now
@@ -140,22 +152,22 @@ fn revoked(key_id: &KeyId) -> ApiError {
 /// The error for a policy refusal of the database.
 fn policy_error(refusal: Refusal, r: &Reading) -> ApiError {
     match refusal {
-        Refusal::StaleSequence => ApiError::new(
-            ServerCode::StaleSequence,
+        Refusal::StaleSequence => ApiError::policy(
+            ErrorCode::StaleSequence,
             format!(
                 "sequence {} is not after the last stored sequence and is not an exact re-send",
                 r.sequence
             ),
         ),
-        Refusal::TimestampBackwards => ApiError::new(
-            ServerCode::TimestampBackwards,
+        Refusal::TimestampBackwards => ApiError::policy(
+            ErrorCode::TimestampBackwards,
             format!(
                 "timestamp {} ms is before the last stored reading's",
                 r.timestamp_ms
             ),
         ),
-        Refusal::RegisterDecreased => ApiError::new(
-            ServerCode::RegisterDecreased,
+        Refusal::RegisterDecreased => ApiError::policy(
+            ErrorCode::RegisterDecreased,
             "a register is lower than in the last stored reading",
         ),
         Refusal::Revoked => ApiError::new(ServerCode::MeterRevoked, "the meter is revoked"),

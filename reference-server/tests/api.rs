@@ -179,6 +179,103 @@ async fn register_validates_and_conflicts() {
     );
 }
 
+/// The key text forms of `docs/vectors/key_text.json`, through `/register`:
+/// each accepted form registers its key (201, the vector's key id), each
+/// refused one gets 422 with the vector's code and registers nothing.
+#[rocket::async_test]
+async fn register_takes_the_key_text_forms_of_the_vectors() {
+    let h = Harness::new().await;
+    let s = &h.server;
+    let db = connect(&h.db.url).await;
+    let doc: Value = serde_json::from_str(&vectors("key_text.json")).unwrap();
+    let cases = doc["cases"].as_array().unwrap();
+    assert!(cases.len() >= 20, "{}", cases.len());
+    for (i, case) in cases.iter().enumerate() {
+        let name = case["name"].as_str().unwrap();
+        let (st, v) = register(s, &format!("meter-{i}"), case["input"].as_str().unwrap()).await;
+        if let Some(key_id) = case["key_id"].as_str() {
+            assert_eq!(st, Status::Created, "{name}: {v}");
+            assert_eq!(v["key_id"], key_id, "{name}");
+            // Free the key for the next form of it.
+            db.execute(
+                "DELETE FROM meters WHERE username = $1",
+                &[&format!("meter-{i}")],
+            )
+            .await
+            .unwrap();
+        } else {
+            let code = case["expected_error"].as_str().unwrap();
+            assert_eq!(
+                (st, v["error"].as_str()),
+                (Status::UnprocessableEntity, Some(code)),
+                "{name}: {v}"
+            );
+        }
+    }
+    let count: i64 = db
+        .query_one("SELECT count(*) FROM meters", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 0);
+}
+
+/// The forms the outside implementer of issue 11 tried: padding with
+/// spaces is refused before parsing (over 8192 bytes) whichever end it is
+/// on; what `openssl base64` and PEM writers produce is accepted.
+#[rocket::async_test]
+async fn register_bounds_key_text_and_takes_what_openssl_writes() {
+    let h = Harness::new().await;
+    let s = &h.server;
+    let key = meter_key(0).public_key();
+    let b64 = key.to_base64();
+    for (what, text) in [
+        (
+            "base64 + 8,000 spaces",
+            format!("{b64}{}", " ".repeat(8_000)),
+        ),
+        (
+            "15,000 leading spaces",
+            format!("{}{b64}", " ".repeat(15_000)),
+        ),
+    ] {
+        let (st, v) = register(s, "alice", &text).await;
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (Status::UnprocessableEntity, Some("key_text_too_large")),
+            "{what}: {v}"
+        );
+    }
+    let wrapped: String = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|line| format!("{}\n", std::str::from_utf8(line).unwrap()))
+        .collect();
+    let pem = key.to_pem();
+    assert!(pem.ends_with('\n'));
+    for (i, (what, text)) in [
+        ("base64 wrapped at 64 columns", wrapped),
+        ("PEM with CRLF", pem.replace('\n', "\r\n")),
+        ("PEM with its trailing newline", pem.clone()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (st, v) = register(s, &format!("meter-{i}"), &text).await;
+        if i == 0 {
+            assert_eq!(st, Status::Created, "{what}: {v}");
+            assert_eq!(v["key_id"], key.key_id().to_string(), "{what}");
+        } else {
+            // The same key, so registered already: the text was parsed to it.
+            assert_eq!(
+                (st, v["error"].as_str()),
+                (Status::Conflict, Some("key_already_registered")),
+                "{what}: {v}"
+            );
+        }
+    }
+}
+
 #[rocket::async_test]
 async fn report_policy() {
     let h = Harness::new().await;

@@ -4,8 +4,18 @@
 //! reference server sends these codes in its JSON errors and the Python and
 //! WASM bindings expose them as `.code`, so they are part of the public
 //! contract: a code is never renamed or reused for another meaning.
+//!
+//! The codes themselves are declared once, in the [`catalogue`]; each area
+//! enum's `error_code()` is the one mapping from its variants to them.
 
+mod catalogue;
+
+pub use catalogue::{ERROR_CODES, ErrorCode, Family, UnknownErrorCode};
 use thiserror::Error;
+
+use crate::audit::AuditError;
+use crate::keys::KeyIdParseError;
+use crate::policy::PolicyError;
 
 /// Decoding the canonical bytes of a reading failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -31,14 +41,19 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    /// The catalogue entry of this error.
+    pub const fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::WrongLength { .. } => ErrorCode::WrongLength,
+            Self::UnknownTag => ErrorCode::UnknownTag,
+            Self::UnsupportedVersion(_) => ErrorCode::UnsupportedVersion,
+            Self::UnsupportedAlgorithm(_) => ErrorCode::UnsupportedAlgorithm,
+        }
+    }
+
     /// The stable machine-readable code of this error.
     pub const fn code(&self) -> &'static str {
-        match self {
-            Self::WrongLength { .. } => "wrong_length",
-            Self::UnknownTag => "unknown_tag",
-            Self::UnsupportedVersion(_) => "unsupported_version",
-            Self::UnsupportedAlgorithm(_) => "unsupported_algorithm",
-        }
+        self.error_code().as_str()
     }
 }
 
@@ -84,20 +99,39 @@ pub enum KeyError {
     /// The RNG or the prime search failed while generating a key.
     #[error("key generation failed")]
     Generation,
+    /// Key text is longer than any accepted key's text; refused unread.
+    #[error("key text of {len} bytes is too long: at most {max} bytes are accepted")]
+    TextTooLarge {
+        /// Length of the rejected text, in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Key text is neither a `PUBLIC KEY` PEM document nor canonical base64
+    /// of the DER, in the layout that OpenSSL writes (spec section 7.1).
+    #[error("malformed key text: {0}")]
+    MalformedText(&'static str),
 }
 
 impl KeyError {
+    /// The catalogue entry of this error.
+    pub const fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::Malformed(_) => ErrorCode::MalformedKey,
+            Self::UnsupportedType => ErrorCode::UnsupportedKeyType,
+            Self::TooSmall { .. } => ErrorCode::KeyTooSmall,
+            Self::TooLarge { .. } => ErrorCode::KeyTooLarge,
+            Self::UnsupportedExponent => ErrorCode::UnsupportedExponent,
+            Self::UnsupportedSize { .. } => ErrorCode::UnsupportedKeySize,
+            Self::Generation => ErrorCode::KeyGenerationFailed,
+            Self::TextTooLarge { .. } => ErrorCode::KeyTextTooLarge,
+            Self::MalformedText(_) => ErrorCode::MalformedKeyText,
+        }
+    }
+
     /// The stable machine-readable code of this error.
     pub const fn code(&self) -> &'static str {
-        match self {
-            Self::Malformed(_) => "malformed_key",
-            Self::UnsupportedType => "unsupported_key_type",
-            Self::TooSmall { .. } => "key_too_small",
-            Self::TooLarge { .. } => "key_too_large",
-            Self::UnsupportedExponent => "unsupported_exponent",
-            Self::UnsupportedSize { .. } => "unsupported_key_size",
-            Self::Generation => "key_generation_failed",
-        }
+        self.error_code().as_str()
     }
 }
 
@@ -122,21 +156,22 @@ pub enum WireError {
     /// The version or algorithm field names something unsupported.
     #[error(transparent)]
     Decode(#[from] DecodeError),
-    /// The `public_key` field is not an acceptable key.
-    #[error(transparent)]
-    Key(#[from] KeyError),
 }
 
 impl WireError {
+    /// The catalogue entry of this error.
+    pub const fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::TooLarge { .. } => ErrorCode::ReadingTooLarge,
+            Self::Json(_) => ErrorCode::MalformedJson,
+            Self::Base64(_) => ErrorCode::MalformedBase64,
+            Self::Decode(e) => e.error_code(),
+        }
+    }
+
     /// The stable machine-readable code of this error.
     pub const fn code(&self) -> &'static str {
-        match self {
-            Self::TooLarge { .. } => "reading_too_large",
-            Self::Json(_) => "malformed_json",
-            Self::Base64(_) => "malformed_base64",
-            Self::Decode(e) => e.code(),
-            Self::Key(e) => e.code(),
-        }
+        self.error_code().as_str()
     }
 }
 
@@ -155,15 +190,26 @@ pub enum VerifyError {
     /// The signature does not match the reading and the key.
     #[error("signature does not verify")]
     InvalidSignature,
+    /// The reading names another key than the verifier's, and the key it
+    /// carries is outside the key policy: spec section 9 checks the carried
+    /// key (step 9) before the key ids (step 12).
+    #[error(transparent)]
+    Key(#[from] KeyError),
 }
 
 impl VerifyError {
+    /// The catalogue entry of this error.
+    pub const fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::KeyMismatch { .. } => ErrorCode::KeyMismatch,
+            Self::InvalidSignature => ErrorCode::InvalidSignature,
+            Self::Key(e) => e.error_code(),
+        }
+    }
+
     /// The stable machine-readable code of this error.
     pub const fn code(&self) -> &'static str {
-        match self {
-            Self::KeyMismatch { .. } => "key_mismatch",
-            Self::InvalidSignature => "invalid_signature",
-        }
+        self.error_code().as_str()
     }
 }
 
@@ -177,11 +223,16 @@ pub enum SignError {
 }
 
 impl SignError {
+    /// The catalogue entry of this error.
+    pub const fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::Failed => ErrorCode::SigningFailed,
+        }
+    }
+
     /// The stable machine-readable code of this error.
     pub const fn code(&self) -> &'static str {
-        match self {
-            Self::Failed => "signing_failed",
-        }
+        self.error_code().as_str()
     }
 }
 
@@ -204,40 +255,34 @@ pub enum Error {
     /// See [`SignError`].
     #[error(transparent)]
     Sign(#[from] SignError),
+    /// See [`KeyIdParseError`].
+    #[error(transparent)]
+    KeyId(#[from] KeyIdParseError),
+    /// See [`PolicyError`].
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// See [`AuditError`].
+    #[error(transparent)]
+    Audit(#[from] AuditError),
 }
 
 impl Error {
-    /// The stable machine-readable code of the underlying error.
-    pub const fn code(&self) -> &'static str {
+    /// The catalogue entry of the underlying error.
+    pub const fn error_code(&self) -> ErrorCode {
         match self {
-            Self::Decode(e) => e.code(),
-            Self::Key(e) => e.code(),
-            Self::Wire(e) => e.code(),
-            Self::Verify(e) => e.code(),
-            Self::Sign(e) => e.code(),
+            Self::Decode(e) => e.error_code(),
+            Self::Key(e) => e.error_code(),
+            Self::Wire(e) => e.error_code(),
+            Self::Verify(e) => e.error_code(),
+            Self::Sign(e) => e.error_code(),
+            Self::KeyId(e) => e.error_code(),
+            Self::Policy(e) => e.error_code(),
+            Self::Audit(e) => e.error_code(),
         }
     }
-}
 
-/// Every error code this crate can produce, for documentation and for
-/// bindings that want to enumerate them.
-pub const ERROR_CODES: &[&str] = &[
-    "wrong_length",
-    "unknown_tag",
-    "unsupported_version",
-    "unsupported_algorithm",
-    "malformed_key",
-    "unsupported_key_type",
-    "key_too_small",
-    "key_too_large",
-    "unsupported_exponent",
-    "unsupported_key_size",
-    "key_generation_failed",
-    "reading_too_large",
-    "malformed_json",
-    "malformed_base64",
-    "malformed_key_id",
-    "key_mismatch",
-    "invalid_signature",
-    "signing_failed",
-];
+    /// The stable machine-readable code of the underlying error.
+    pub const fn code(&self) -> &'static str {
+        self.error_code().as_str()
+    }
+}

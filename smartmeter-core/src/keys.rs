@@ -3,18 +3,22 @@
 
 use core::fmt;
 use core::str::FromStr;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use rsa::pkcs1::RsaPublicKeyRef;
-use rsa::pkcs8::der::Decode;
+use rsa::pkcs8::SubjectPublicKeyInfoRef;
+use rsa::pkcs8::der::asn1::{AnyRef, BitStringRef, UintRef};
 use rsa::pkcs8::der::zeroize::Zeroizing;
+use rsa::pkcs8::der::{Decode, Encode};
+use rsa::pkcs8::spki::AlgorithmIdentifierRef;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
-use rsa::pkcs8::{DecodePublicKey, SubjectPublicKeyInfoRef};
-use rsa::traits::PublicKeyParts;
 use sha2::{Digest, Sha256};
 
+use crate::backend::{self, Signer, TargetVerifyingKey};
 use crate::error::KeyError;
+use crate::key_text::{self, Forms};
 
 /// Smallest accepted RSA modulus, in bits.
 pub const MIN_KEY_BITS: usize = 2048;
@@ -25,8 +29,7 @@ pub const PUBLIC_EXPONENT: u32 = 65537;
 /// No accepted public key has a longer SubjectPublicKeyInfo DER (a 4096-bit
 /// key takes 550 bytes); longer input is rejected before any parsing.
 pub const MAX_PUBLIC_KEY_DER_LEN: usize = 1024;
-/// Upper bound for PEM and base64 key text, checked before decoding.
-const MAX_KEY_TEXT_LEN: usize = 8192;
+pub use crate::key_text::MAX_KEY_TEXT_LEN;
 
 /// The id of a meter key: SHA-256 of its SubjectPublicKeyInfo DER.
 ///
@@ -77,9 +80,14 @@ impl fmt::Debug for KeyId {
 pub struct KeyIdParseError;
 
 impl KeyIdParseError {
+    /// The catalogue entry of this error.
+    pub const fn error_code(&self) -> crate::ErrorCode {
+        crate::ErrorCode::MalformedKeyId
+    }
+
     /// The stable machine-readable code of this error.
     pub const fn code(&self) -> &'static str {
-        "malformed_key_id"
+        self.error_code().as_str()
     }
 }
 
@@ -106,8 +114,10 @@ impl FromStr for KeyId {
 
 /// A meter's RSA public key, checked against the specification's key policy.
 ///
-/// Only keys of 2048 to 4096 bits with exponent 65537, in canonical DER,
-/// can be constructed, so holding a `PublicKey` means holding an acceptable one.
+/// Only keys of 2048 to 4096 bits with exponent 65537 and an odd modulus, in
+/// canonical DER, can be constructed, so holding a `PublicKey` means holding
+/// an acceptable one. It is prepared for verification once, when it is
+/// parsed (`docs/security.md` describes the backends).
 ///
 /// ```
 /// use smartmeter_core::PublicKey;
@@ -117,81 +127,97 @@ impl FromStr for KeyId {
 /// ```
 #[derive(Clone)]
 pub struct PublicKey {
-    key: rsa::PublicKey,
-    der: Vec<u8>,
+    /// The canonical SubjectPublicKeyInfo DER; shared with every
+    /// [`SignedReading`](crate::SignedReading) built from this key.
+    der: Arc<[u8]>,
     key_id: KeyId,
+    bits: usize,
+    verifier: TargetVerifyingKey,
 }
 
 impl PublicKey {
-    /// Parses a SubjectPublicKeyInfo in DER.
+    /// Parses a SubjectPublicKeyInfo in DER, applying the key policy's
+    /// checks in the order of `docs/spec.md` section 6.2; the first that
+    /// fails is reported.
     ///
     /// # Errors
-    /// A [`KeyError`] when the input is not canonical DER of an RSA key, or the
-    /// key's size or exponent is outside the accepted policy.
+    /// [`KeyError::Malformed`] when the input is not the canonical DER of an
+    /// RSA public key or its modulus is even, [`KeyError::UnsupportedType`]
+    /// for another algorithm, and [`KeyError::TooSmall`],
+    /// [`KeyError::TooLarge`] or [`KeyError::UnsupportedExponent`] for a key
+    /// outside the policy.
     pub fn from_der(der: &[u8]) -> Result<Self, KeyError> {
-        if der.len() > MAX_PUBLIC_KEY_DER_LEN {
-            return Err(KeyError::Malformed("longer than any accepted public key"));
+        // Checks 1 to 3: the one canonical SubjectPublicKeyInfo of an RSA key.
+        let (modulus, exponent) = rsa_components(der)?;
+        // Checks 4 to 6: size and exponent.
+        check_policy(modulus, exponent)?;
+        // Check 7, "otherwise a valid RSA public key": the modulus is odd.
+        // A product of two odd primes is odd; nothing more about its factors
+        // can be told from n alone, so nothing more is checked.
+        if modulus.last().is_none_or(|low| low & 1 == 0) {
+            return Err(KeyError::Malformed(EVEN_MODULUS));
         }
-        let spki = SubjectPublicKeyInfoRef::from_der(der)
-            .map_err(|_| KeyError::Malformed("not a SubjectPublicKeyInfo in DER"))?;
-        if spki.algorithm.oid != rsa::pkcs1::ALGORITHM_OID {
-            return Err(KeyError::UnsupportedType);
-        }
-        let key_bytes = spki
-            .subject_public_key
-            .as_bytes()
-            .ok_or(KeyError::Malformed("public key bit string has unused bits"))?;
-        let rsa_key = RsaPublicKeyRef::from_der(key_bytes)
-            .map_err(|_| KeyError::Malformed("not an RSAPublicKey structure"))?;
-        check_policy(
-            rsa_key.modulus.as_bytes(),
-            rsa_key.public_exponent.as_bytes(),
-        )?;
-        let key = rsa::PublicKey::from_public_key_der(der)
-            .map_err(|_| KeyError::Malformed("invalid rsa public key"))?;
-        // Require canonical DER so that one key has exactly one key id.
-        let canonical = key
-            .to_public_key_der()
-            .map_err(|_| KeyError::Malformed("cannot re-encode key"))?;
-        if canonical.as_bytes() != der {
-            return Err(KeyError::Malformed("not in canonical DER form"));
-        }
+        let verifier =
+            backend::target_verifying_key(modulus).ok_or(KeyError::Malformed(EVEN_MODULUS))?;
         Ok(Self {
-            key,
-            der: der.to_vec(),
+            der: der.into(),
             key_id: KeyId::of_spki_der(der),
+            bits: big_endian_bits(modulus),
+            verifier,
         })
     }
 
-    /// Parses a `-----BEGIN PUBLIC KEY-----` PEM document (SubjectPublicKeyInfo).
+    /// Parses key text in any form that OpenSSL and pyca/cryptography
+    /// write (`docs/spec.md` section 7.1): a `-----BEGIN PUBLIC KEY-----`
+    /// PEM document, or canonical padded base64 of the DER on one line or
+    /// wrapped at 64 columns. Lines end with LF or CRLF and the last line
+    /// ending is optional. Text longer than [`MAX_KEY_TEXT_LEN`] bytes is
+    /// refused before it is looked at.
+    ///
+    /// This is the one entry point for key text from people, files and
+    /// forms.
+    ///
+    /// ```
+    /// use smartmeter_core::PublicKey;
+    ///
+    /// # let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/vectors/valid.json")).unwrap()).unwrap();
+    /// # let pem = doc["cases"][0]["public_key_pem"].as_str().unwrap();
+    /// let key = PublicKey::from_text(pem)?;
+    /// assert_eq!(PublicKey::from_text(&pem.replace('\n', "\r\n"))?, key);
+    /// assert_eq!(PublicKey::from_text(&key.to_base64())?, key);
+    ///
+    /// let err = PublicKey::from_text(&format!(" {}", key.to_base64())).unwrap_err();
+    /// assert_eq!(err.code(), "malformed_key_text");
+    /// # Ok::<(), smartmeter_core::KeyError>(())
+    /// ```
     ///
     /// # Errors
-    /// As [`PublicKey::from_der`], or [`KeyError::Malformed`] for bad PEM.
-    pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
-        if pem.len() > MAX_KEY_TEXT_LEN {
-            return Err(KeyError::Malformed("longer than any accepted public key"));
-        }
-        let (label, doc) = rsa::pkcs8::Document::from_pem(pem)
-            .map_err(|_| KeyError::Malformed("not a PEM document"))?;
-        if label != "PUBLIC KEY" {
-            return Err(KeyError::Malformed("PEM label is not PUBLIC KEY"));
-        }
-        Self::from_der(doc.as_bytes())
+    /// [`KeyError::TextTooLarge`] (`key_text_too_large`) for text over the
+    /// bound, [`KeyError::MalformedText`] (`malformed_key_text`) for text in
+    /// no accepted form, else the errors of [`PublicKey::from_der`].
+    pub fn from_text(text: &str) -> Result<Self, KeyError> {
+        Self::from_der(&key_text::decode(text, Forms::Any)?)
     }
 
-    /// Parses standard padded base64 of the SubjectPublicKeyInfo DER, the form
-    /// used in JSON.
+    /// Parses a `-----BEGIN PUBLIC KEY-----` PEM document (SubjectPublicKeyInfo)
+    /// in the PEM form that [`PublicKey::from_text`] accepts.
     ///
     /// # Errors
-    /// As [`PublicKey::from_der`], or [`KeyError::Malformed`] for bad base64.
+    /// As [`PublicKey::from_text`]; text that is not PEM is
+    /// [`KeyError::MalformedText`].
+    pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
+        Self::from_der(&key_text::decode(pem, Forms::Pem)?)
+    }
+
+    /// Parses standard padded base64 of the SubjectPublicKeyInfo DER on one
+    /// line, without a line ending: the form of the wire form's `public_key`
+    /// field, and one of the forms [`PublicKey::from_text`] accepts.
+    ///
+    /// # Errors
+    /// As [`PublicKey::from_text`]; text that is not canonical base64 on one
+    /// line is [`KeyError::MalformedText`].
     pub fn from_base64(text: &str) -> Result<Self, KeyError> {
-        if text.len() > MAX_KEY_TEXT_LEN {
-            return Err(KeyError::Malformed("longer than any accepted public key"));
-        }
-        let der = BASE64
-            .decode(text)
-            .map_err(|_| KeyError::Malformed("not canonical base64"))?;
-        Self::from_der(&der)
+        Self::from_der(&key_text::decode(text, Forms::Base64Line)?)
     }
 
     /// The SubjectPublicKeyInfo DER, exactly as the key id hashes it.
@@ -206,7 +232,7 @@ impl PublicKey {
 
     /// The DER in standard padded base64, as carried in JSON.
     pub fn to_base64(&self) -> String {
-        BASE64.encode(&self.der)
+        BASE64.encode(&*self.der)
     }
 
     /// The key id: SHA-256 of [`to_der`](Self::to_der).
@@ -215,19 +241,35 @@ impl PublicKey {
     }
 
     /// The modulus length in bits.
-    pub fn bits(&self) -> usize {
-        self.key.n().bit_width() as usize
+    pub const fn bits(&self) -> usize {
+        self.bits
     }
 
     /// Length in bytes of every signature made with this key.
-    pub fn signature_len(&self) -> usize {
-        self.key.size()
+    pub const fn signature_len(&self) -> usize {
+        self.bits.div_ceil(8)
     }
 
-    pub(crate) const fn rsa(&self) -> &rsa::PublicKey {
-        &self.key
+    /// The DER, shared with a signed reading that carries this key.
+    pub(crate) fn shared_der(&self) -> Arc<[u8]> {
+        Arc::clone(&self.der)
+    }
+
+    /// Whether `signature` is a valid RSASSA-PKCS1-v1_5 SHA-256 signature of
+    /// `message` under this key, checked by the target's backend.
+    pub(crate) fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.verifier.verify(message, signature)
+    }
+
+    /// The modulus, big-endian without leading zeros, for the backends of the
+    /// differential tests (verification keeps its own prepared form).
+    pub(crate) fn modulus(&self) -> Result<Vec<u8>, KeyError> {
+        rsa_components(&self.der).map(|(modulus, _)| modulus.to_vec())
     }
 }
+
+/// Why an even modulus is refused (spec section 6.2, check 7).
+const EVEN_MODULUS: &str = "the modulus is even, so it is not an RSA modulus";
 
 impl PartialEq for PublicKey {
     fn eq(&self, other: &Self) -> bool {
@@ -241,12 +283,60 @@ impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PublicKey")
             .field("key_id", &self.key_id)
-            .field("bits", &self.bits())
+            .field("bits", &self.bits)
             .finish()
     }
 }
 
-/// Applies the key policy to big-endian modulus and exponent bytes.
+/// Checks 1 to 3 of spec section 6.2: `der` is the canonical
+/// SubjectPublicKeyInfo of an RSA public key. Returns its modulus and
+/// exponent, big-endian without leading zeros.
+fn rsa_components(der: &[u8]) -> Result<(&[u8], &[u8]), KeyError> {
+    if der.len() > MAX_PUBLIC_KEY_DER_LEN {
+        return Err(KeyError::Malformed("longer than any accepted public key"));
+    }
+    let spki = SubjectPublicKeyInfoRef::from_der(der)
+        .map_err(|_| KeyError::Malformed("not a SubjectPublicKeyInfo in DER"))?;
+    if spki.algorithm.oid != rsa::pkcs1::ALGORITHM_OID {
+        return Err(KeyError::UnsupportedType);
+    }
+    let key_bytes = spki
+        .subject_public_key
+        .as_bytes()
+        .ok_or(KeyError::Malformed("public key bit string has unused bits"))?;
+    let rsa_key = RsaPublicKeyRef::from_der(key_bytes)
+        .map_err(|_| KeyError::Malformed("not an RSAPublicKey structure"))?;
+    let modulus = rsa_key.modulus.as_bytes();
+    let exponent = rsa_key.public_exponent.as_bytes();
+    // The der crate already refuses non-minimal lengths and integers;
+    // re-encoding also pins what DER leaves open (the NULL parameters), so
+    // that one key has exactly one DER and one key id.
+    if canonical_spki(modulus, exponent).as_deref() != Some(der) {
+        return Err(KeyError::Malformed("not in canonical DER form"));
+    }
+    Ok((modulus, exponent))
+}
+
+/// The canonical SubjectPublicKeyInfo DER of an RSA key (spec section 4).
+fn canonical_spki(modulus: &[u8], exponent: &[u8]) -> Option<Vec<u8>> {
+    let rsa_key = RsaPublicKeyRef {
+        modulus: UintRef::new(modulus).ok()?,
+        public_exponent: UintRef::new(exponent).ok()?,
+    }
+    .to_der()
+    .ok()?;
+    SubjectPublicKeyInfoRef {
+        algorithm: AlgorithmIdentifierRef {
+            oid: rsa::pkcs1::ALGORITHM_OID,
+            parameters: Some(AnyRef::NULL),
+        },
+        subject_public_key: BitStringRef::from_bytes(&rsa_key).ok()?,
+    }
+    .to_der()
+    .ok()
+}
+
+/// Checks 4 to 6 of spec section 6.2 on big-endian modulus and exponent bytes.
 fn check_policy(modulus: &[u8], exponent: &[u8]) -> Result<(), KeyError> {
     let bits = big_endian_bits(modulus);
     if bits < MIN_KEY_BITS {
@@ -321,6 +411,7 @@ fn pem_encode(label: &str, der: &[u8]) -> String {
 pub struct MeterKey {
     key: rsa::PrivateKey,
     public: PublicKey,
+    signer: Signer,
 }
 
 impl MeterKey {
@@ -397,7 +488,15 @@ impl MeterKey {
             .to_public_key_der()
             .map_err(|_| KeyError::Malformed("cannot encode public key"))?;
         let public = PublicKey::from_der(der.as_bytes())?;
-        Ok(Self { key, public })
+        let pkcs8 = key
+            .to_pkcs8_der()
+            .map_err(|_| KeyError::Malformed("cannot encode private key"))?;
+        let signer = Signer::new(pkcs8.as_bytes());
+        Ok(Self {
+            key,
+            public,
+            signer,
+        })
     }
 
     /// The key as an unencrypted PKCS#8 PEM document, zeroed when dropped.
@@ -435,6 +534,10 @@ impl MeterKey {
 
     pub(crate) const fn rsa(&self) -> &rsa::PrivateKey {
         &self.key
+    }
+
+    pub(crate) const fn signer(&self) -> &Signer {
+        &self.signer
     }
 }
 

@@ -12,9 +12,18 @@
 //! 1. a meter builds a [`Reading`] and signs it with its [`MeterKey`], getting
 //!    a [`SignedReading`] (serialised with [`SignedReading::to_json`]);
 //! 2. whoever receives it parses it with [`SignedReading::from_json`]: the
-//!    result is still unverified;
+//!    result is still unverified, and the public key it carries is kept as
+//!    bytes (its key id names the meter; it is parsed only if needed);
 //! 3. [`PublicKey::verify`] with the key the receiver trusts for that meter
-//!    is the only way to obtain a [`VerifiedReading`].
+//!    is the only way to obtain a [`VerifiedReading`];
+//! 4. a receiver that records readings decides with [`Policy`] (module
+//!    [`policy`]) whether the verified reading fits the meter's history:
+//!    accepted (possibly late, filling a gap), a duplicate, or rejected;
+//! 5. anyone holding a meter's verified readings can check the whole history
+//!    with [`audit()`], without trusting whoever stored them.
+//!
+//! Every error has a stable code from one catalogue, [`ErrorCode`]
+//! ([`ERROR_CODES`] lists the strings).
 //!
 //! ```
 //! # #[cfg(feature = "keygen")] {
@@ -40,18 +49,28 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
+#[doc(hidden)]
+pub mod backend;
 mod encoding;
 mod error;
+mod key_text;
 mod keys;
+pub mod policy;
 mod sign;
 mod verify;
 mod wire;
 
+pub use audit::{AuditError, AuditReport, audit};
 pub use encoding::{Algorithm, DOMAIN_TAG, FORMAT_VERSION, MESSAGE_LEN, Message, Reading};
-pub use error::{DecodeError, ERROR_CODES, Error, KeyError, SignError, VerifyError, WireError};
-pub use keys::{
-    KeyId, KeyIdParseError, MAX_KEY_BITS, MAX_PUBLIC_KEY_DER_LEN, MIN_KEY_BITS, MeterKey,
-    PUBLIC_EXPONENT, PublicKey,
+pub use error::{
+    DecodeError, ERROR_CODES, Error, ErrorCode, Family, KeyError, SignError, UnknownErrorCode,
+    VerifyError, WireError,
 };
+pub use keys::{
+    KeyId, KeyIdParseError, MAX_KEY_BITS, MAX_KEY_TEXT_LEN, MAX_PUBLIC_KEY_DER_LEN, MIN_KEY_BITS,
+    MeterKey, PUBLIC_EXPONENT, PublicKey,
+};
+pub use policy::{Policy, PolicyError, Verdict};
 pub use verify::VerifiedReading;
 pub use wire::{MAX_JSON_LEN, SignedReading};

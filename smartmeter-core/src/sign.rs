@@ -1,10 +1,9 @@
 //! Signing a reading with a meter's private key.
 //!
 //! Signing belongs in a meter's secure hardware; this implementation serves
-//! simulators, test benches and vendor tooling (see `docs/security.md` on the
-//! Marvin advisory of the `rsa` crate).
-
-use sha2::Sha256;
+//! simulators, test benches and vendor tooling. Natively it signs with ring
+//! (constant time, blinded); elsewhere with the `rsa` crate (see
+//! `docs/security.md` on the Marvin advisory, and `crate::backend`).
 
 use crate::encoding::{Algorithm, Message, Reading};
 use crate::error::SignError;
@@ -16,9 +15,10 @@ impl MeterKey {
     /// message bytes (`docs/spec.md`, section "Signature").
     ///
     /// The signature is deterministic: the same key and reading always give
-    /// the same bytes. With the `keygen` feature the private-key operation is
-    /// blinded with the operating system's RNG, which does not change the
-    /// result.
+    /// the same bytes, whichever backend computes them. On x86_64 and
+    /// aarch64 ring signs, blinded with the operating system's RNG; on other
+    /// targets the `rsa` crate does, blinded when the `keygen` feature
+    /// provides an RNG. Blinding does not change the result.
     ///
     /// ```
     /// # #[cfg(feature = "keygen")] {
@@ -44,9 +44,9 @@ impl MeterKey {
             reading,
         };
         let signature = self
-            .rsa()
-            .pkcs1v15_sign::<Sha256>(&message.to_bytes())
-            .map_err(|_| SignError::Failed)?;
+            .signer()
+            .sign(self.rsa(), &message.to_bytes())
+            .ok_or(SignError::Failed)?;
         Ok(SignedReading::from_parts(
             algorithm,
             self.public_key().clone(),

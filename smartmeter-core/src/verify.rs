@@ -4,8 +4,6 @@
 //! Verification uses public data only (the reading, the signature, the public
 //! key), reads no clock and needs no RNG.
 
-use sha2::Sha256;
-
 use crate::encoding::{Algorithm, Reading};
 use crate::error::VerifyError;
 use crate::keys::{KeyId, PublicKey};
@@ -55,7 +53,14 @@ impl PublicKey {
     ///
     /// The reading must name this key (its key id is part of the signed
     /// bytes) and carry a valid RSASSA-PKCS1-v1_5 SHA-256 signature over its
-    /// canonical message.
+    /// canonical message. The checks are steps 9 and 12 to 14 of
+    /// `docs/spec.md` section 9, in that order:
+    ///
+    /// - when the reading's key id is this key's, the carried key *is* this
+    ///   key (the id is SHA-256 of the DER) and is not parsed again;
+    /// - otherwise the carried key is parsed first, so that a carried key
+    ///   outside the key policy reports its own code, and then the reading
+    ///   fails with `key_mismatch`.
     ///
     /// ```
     /// use smartmeter_core::{PublicKey, SignedReading};
@@ -74,10 +79,14 @@ impl PublicKey {
     /// ```
     ///
     /// # Errors
-    /// [`VerifyError::KeyMismatch`] when the reading names another key;
-    /// [`VerifyError::InvalidSignature`] when the signature does not match.
+    /// [`VerifyError::Key`] when the reading names another key and the key
+    /// it carries is outside the key policy; [`VerifyError::KeyMismatch`]
+    /// when it names another key; [`VerifyError::InvalidSignature`] when the
+    /// signature does not match.
     pub fn verify(&self, signed: &SignedReading) -> Result<VerifiedReading, VerifyError> {
         if signed.key_id() != self.key_id() {
+            // Step 9 before step 12: the carried key's own policy error wins.
+            signed.carried_key()?;
             return Err(VerifyError::KeyMismatch {
                 reading: signed.key_id().to_string(),
                 expected: self.key_id().to_string(),
@@ -85,13 +94,15 @@ impl PublicKey {
         }
         match signed.algorithm() {
             Algorithm::RsaPkcs1v15Sha256 => {
-                // A signature is exactly as long as the modulus (RFC 8017 8.2.2 step 1).
+                // Step 13: a signature is exactly as long as the modulus
+                // (RFC 8017 8.2.2 step 1). Every backend checks it too.
                 if signed.signature().len() != self.signature_len() {
                     return Err(VerifyError::InvalidSignature);
                 }
-                self.rsa()
-                    .pkcs1v15_verify::<Sha256>(&signed.canonical_bytes(), signed.signature())
-                    .map_err(|_| VerifyError::InvalidSignature)?;
+                // Step 14.
+                if !self.verifies(&signed.canonical_bytes(), signed.signature()) {
+                    return Err(VerifyError::InvalidSignature);
+                }
             }
         }
         Ok(VerifiedReading {

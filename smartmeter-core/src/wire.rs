@@ -9,13 +9,22 @@
 //!
 //! Parsing is strict: every field is required, unknown and duplicate fields
 //! are rejected, integers must fit in `u64`, and base64 must be canonical.
+//!
+//! Parsing does not parse the carried public key: it keeps the key's DER
+//! and key id (SHA-256 of the DER), which is all a verifier needs to find
+//! the registered key. A verifier that finds one never needs the carried
+//! copy, since equal key ids mean equal DER; [`SignedReading::carried_key`]
+//! parses it, with the key policy, when it is needed (`docs/spec.md`
+//! section 9, step 9).
+
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 
 use crate::encoding::{Algorithm, FORMAT_VERSION, Message, Reading, check_version};
-use crate::error::WireError;
+use crate::error::{KeyError, WireError};
 use crate::keys::{KeyId, PublicKey};
 
 /// No valid signed reading is longer: a 4096-bit key and signature take
@@ -33,12 +42,29 @@ pub const MAX_JSON_LEN: usize = 4096;
 /// let err = SignedReading::from_json(b"{\"version\":1}").unwrap_err();
 /// assert_eq!(err.code(), "malformed_json");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SignedReading {
-    pub(crate) algorithm: Algorithm,
-    pub(crate) public_key: PublicKey,
-    pub(crate) reading: Reading,
-    pub(crate) signature: Vec<u8>,
+    algorithm: Algorithm,
+    /// The DER of the carried public key, unparsed; shared with the
+    /// `PublicKey` it came from when built by [`SignedReading::from_parts`].
+    carried_key: Arc<[u8]>,
+    /// SHA-256 of `carried_key`.
+    key_id: KeyId,
+    reading: Reading,
+    signature: Vec<u8>,
+}
+
+/// Names the carried key by its id, as `PublicKey`'s `Debug` does, rather
+/// than printing its DER byte by byte.
+impl core::fmt::Debug for SignedReading {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SignedReading")
+            .field("algorithm", &self.algorithm)
+            .field("key_id", &self.key_id)
+            .field("reading", &self.reading)
+            .field("signature_len", &self.signature.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Field names and order of the wire form.
@@ -68,18 +94,23 @@ impl SignedReading {
     ) -> Self {
         Self {
             algorithm,
-            public_key,
+            carried_key: public_key.shared_der(),
+            key_id: public_key.key_id(),
             reading,
             signature,
         }
     }
 
-    /// Parses the JSON wire form.
+    /// Parses the JSON wire form: steps 1 to 8 of `docs/spec.md` section 9.
+    ///
+    /// The carried public key is kept as DER with its key id and is not
+    /// parsed here; [`PublicKey::verify`] or [`SignedReading::carried_key`]
+    /// apply the key policy to it when it matters.
     ///
     /// # Errors
     /// A [`WireError`]: the document is too long, not valid JSON of the right
-    /// shape, has non-canonical base64, an unsupported version or algorithm,
-    /// or a public key outside the key policy.
+    /// shape, has non-canonical base64, or an unsupported version or
+    /// algorithm.
     pub fn from_json(json: &[u8]) -> Result<Self, WireError> {
         if json.len() > MAX_JSON_LEN {
             return Err(WireError::TooLarge {
@@ -94,13 +125,13 @@ impl SignedReading {
         let der = BASE64
             .decode(wire.public_key.as_bytes())
             .map_err(|_| WireError::Base64("public_key"))?;
-        let public_key = PublicKey::from_der(&der)?;
         let signature = BASE64
             .decode(wire.signature.as_bytes())
             .map_err(|_| WireError::Base64("signature"))?;
         Ok(Self {
             algorithm,
-            public_key,
+            key_id: KeyId::of_spki_der(&der),
+            carried_key: der.into(),
             reading: Reading {
                 sequence: wire.sequence,
                 timestamp_ms: wire.timestamp_ms,
@@ -121,7 +152,7 @@ impl SignedReading {
         Wire {
             version: u64::from(FORMAT_VERSION),
             algorithm: u64::from(self.algorithm.id()),
-            public_key: self.public_key.to_base64().into(),
+            public_key: BASE64.encode(&*self.carried_key).into(),
             sequence: self.reading.sequence,
             timestamp_ms: self.reading.timestamp_ms,
             wh_imported: self.reading.wh_imported,
@@ -134,7 +165,7 @@ impl SignedReading {
     pub fn message(&self) -> Message {
         Message {
             algorithm: self.algorithm,
-            key_id: self.public_key.key_id(),
+            key_id: self.key_id,
             reading: self.reading,
         }
     }
@@ -149,15 +180,38 @@ impl SignedReading {
         self.algorithm
     }
 
-    /// The public key the reading carries. Whether that key belongs to a
-    /// registered meter is for the verifier to decide.
-    pub const fn public_key(&self) -> &PublicKey {
-        &self.public_key
+    /// Parses the public key the reading carries, with the key policy
+    /// (`docs/spec.md` section 6.2). Whether that key belongs to a
+    /// registered meter is for the verifier to decide: a carried key proves
+    /// nothing on its own (section 8.3).
+    ///
+    /// ```
+    /// use smartmeter_core::SignedReading;
+    ///
+    /// # let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/vectors/valid.json")).unwrap()).unwrap();
+    /// # let wire = doc["cases"][0]["json"].as_str().unwrap();
+    /// let signed = SignedReading::from_json(wire.as_bytes())?;
+    /// let carried = signed.carried_key()?;
+    /// assert_eq!(carried.key_id(), signed.key_id());
+    /// # Ok::<(), smartmeter_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The [`KeyError`] of [`PublicKey::from_der`] when the carried key is
+    /// outside the key policy.
+    pub fn carried_key(&self) -> Result<PublicKey, KeyError> {
+        PublicKey::from_der(&self.carried_key)
     }
 
-    /// The id of the carried public key.
+    /// The DER of the carried public key, as the reading carries it (not
+    /// checked against the key policy; see [`carried_key`](Self::carried_key)).
+    pub fn carried_key_der(&self) -> &[u8] {
+        &self.carried_key
+    }
+
+    /// The id of the carried public key: SHA-256 of its DER.
     pub const fn key_id(&self) -> KeyId {
-        self.public_key.key_id()
+        self.key_id
     }
 
     /// The measured values, unverified.

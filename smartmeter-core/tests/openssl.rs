@@ -255,3 +255,44 @@ fn the_spec_openssl_recipe_reproduces_every_valid_vector() {
         assert_eq!(json, case["json"].as_str().unwrap(), "{}", case["name"]);
     }
 }
+
+/// Key text exactly as the `openssl` command line writes it is accepted by
+/// `PublicKey::from_text` (spec section 7.1); PKCS#1 text is refused.
+#[test]
+fn public_key_text_written_by_openssl_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = vector_key();
+    std::fs::write(d.join("meter.pem"), key.to_pkcs8_pem().unwrap().as_bytes()).unwrap();
+    let pem = openssl_ok(d, &["pkey", "-in", "meter.pem", "-pubout"]);
+    let der = openssl_ok(
+        d,
+        &["pkey", "-in", "meter.pem", "-pubout", "-outform", "DER"],
+    );
+    std::fs::write(d.join("pub.der"), &der).unwrap();
+    let wrapped = openssl_ok(d, &["base64", "-in", "pub.der"]);
+    let one_line = openssl_ok(d, &["base64", "-A", "-in", "pub.der"]);
+    let pem = String::from_utf8(pem).unwrap();
+    let wrapped = String::from_utf8(wrapped).unwrap();
+    assert!(wrapped.lines().count() > 1 && wrapped.ends_with('\n'));
+    for (what, text) in [
+        ("pkey -pubout", pem.clone()),
+        ("pkey -pubout, CRLF", pem.replace('\n', "\r\n")),
+        ("pkey -pubout, no final newline", pem.trim_end().to_string()),
+        ("base64", wrapped.clone()),
+        ("base64, CRLF", wrapped.replace('\n', "\r\n")),
+        ("base64 -A", String::from_utf8(one_line).unwrap()),
+    ] {
+        let parsed = PublicKey::from_text(&text).unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(parsed.key_id(), key.key_id(), "{what}");
+    }
+    assert_eq!(
+        key.public_key().to_pem(),
+        pem,
+        "we write what openssl writes"
+    );
+
+    let pkcs1 = openssl_ok(d, &["rsa", "-in", "meter.pem", "-RSAPublicKey_out"]);
+    let refused = PublicKey::from_text(std::str::from_utf8(&pkcs1).unwrap()).unwrap_err();
+    assert_eq!(refused.code(), "malformed_key_text");
+}

@@ -28,6 +28,8 @@ use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::{PyBytes, PyTuple};
 use smartmeter_core as sm;
 
+mod audit;
+
 create_exception!(
     smartmeter,
     SmartMeterError,
@@ -70,13 +72,19 @@ create_exception!(
     SmartMeterError,
     "The private-key operation failed (code `signing_failed`)."
 );
+create_exception!(
+    smartmeter,
+    AuditError,
+    SmartMeterError,
+    "The readings given to `audit` are not one meter's (code `mixed_meters`)."
+);
 
 /// An error of the core on its way to Python.
 ///
 /// Every fallible method returns it; its one conversion into [`PyErr`]
 /// chooses the exception class by the core's error family and sets `.code`
 /// to the core's [`code`](sm::Error::code).
-struct Error(sm::Error);
+pub(crate) struct Error(sm::Error);
 
 /// `From` for each error family of the core; they all funnel into
 /// [`sm::Error`], which knows the code.
@@ -94,20 +102,24 @@ from_core!(
     sm::KeyError,
     sm::WireError,
     sm::VerifyError,
-    sm::SignError
+    sm::SignError,
+    sm::AuditError
 );
 
 impl From<Error> for PyErr {
     fn from(Error(e): Error) -> Self {
-        use sm::{VerifyError, WireError};
+        use sm::VerifyError;
         let message = e.to_string();
         let err = match &e {
             sm::Error::Decode(_) => MalformedReading::new_err(message),
-            sm::Error::Key(_) | sm::Error::Wire(WireError::Key(_)) => InvalidKey::new_err(message),
+            sm::Error::Key(_) | sm::Error::Verify(VerifyError::Key(_)) => {
+                InvalidKey::new_err(message)
+            }
             sm::Error::Wire(_) => MalformedReading::new_err(message),
             sm::Error::Verify(VerifyError::KeyMismatch { .. }) => KeyMismatch::new_err(message),
             sm::Error::Verify(_) => InvalidSignature::new_err(message),
             sm::Error::Sign(_) => SigningError::new_err(message),
+            sm::Error::Audit(_) => AuditError::new_err(message),
             // The core's enums are non-exhaustive: a family added later still
             // arrives as a SmartMeterError with its code.
             _ => SmartMeterError::new_err(message),
@@ -165,15 +177,29 @@ impl Text {
 /// A meter's RSA public key, checked against the key policy (RSA, 2048 to
 /// 4096 bits, exponent 65537, canonical DER).
 ///
-/// Construct one with `PublicKey.from_pem`, `from_der` or `from_base64`, or
-/// get it from `MeterKey.public_key()`. Equal keys compare equal and hash alike.
+/// Construct one with `PublicKey.from_text` (any key text OpenSSL or pyca
+/// writes), `from_pem`, `from_der` or `from_base64`, or get it from
+/// `MeterKey.public_key()`. Equal keys compare equal and hash alike.
 #[pyclass(frozen, eq, module = "smartmeter", name = "PublicKey")]
 #[derive(PartialEq)]
 struct PyPublicKey(sm::PublicKey);
 
 #[pymethods]
 impl PyPublicKey {
-    /// Parses a `-----BEGIN PUBLIC KEY-----` PEM document (SubjectPublicKeyInfo).
+    /// Parses key text as OpenSSL and pyca/cryptography write it: a
+    /// `-----BEGIN PUBLIC KEY-----` PEM document, or base64 of the DER on one
+    /// line or wrapped at 64 columns; LF or CRLF line endings, the last one
+    /// optional; at most 8192 bytes.
+    ///
+    /// Raises InvalidKey (`malformed_key_text`, `key_text_too_large`, or a
+    /// key policy code).
+    #[staticmethod]
+    fn from_text(data: Text) -> Result<Self, Error> {
+        Ok(Self(sm::PublicKey::from_text(&data.as_str())?))
+    }
+
+    /// Parses a `-----BEGIN PUBLIC KEY-----` PEM document (SubjectPublicKeyInfo),
+    /// in the PEM form `from_text` accepts.
     ///
     /// Raises InvalidKey.
     #[staticmethod]
@@ -228,8 +254,10 @@ impl PyPublicKey {
     /// Verifies a signed reading against this key and returns the verified
     /// reading.
     ///
-    /// Raises KeyMismatch when the reading names another key, InvalidSignature
-    /// when the signature does not verify. Releases the GIL while verifying.
+    /// Raises InvalidKey when the reading names another key and carries a key
+    /// outside the key policy (that check comes first, docs/spec.md section
+    /// 9), KeyMismatch when it names another key, InvalidSignature when the
+    /// signature does not verify. Releases the GIL while verifying.
     fn verify(
         &self,
         py: Python<'_>,
@@ -351,10 +379,11 @@ struct PySignedReading(sm::SignedReading);
 
 #[pymethods]
 impl PySignedReading {
-    /// Parses the JSON wire form (`str` or UTF-8 `bytes`), strictly.
+    /// Parses the JSON wire form (`str` or UTF-8 `bytes`), strictly. The
+    /// carried public key is kept as bytes; `public_key` and `verify` parse
+    /// it when they need it.
     ///
-    /// Raises MalformedReading (shape, size, base64, version, algorithm) or
-    /// InvalidKey (the carried public key).
+    /// Raises MalformedReading (shape, size, base64, version, algorithm).
     #[staticmethod]
     fn from_json(data: Text) -> Result<Self, Error> {
         Ok(Self(sm::SignedReading::from_json(data.as_bytes())?))
@@ -400,11 +429,14 @@ impl PySignedReading {
         self.0.algorithm().id()
     }
 
-    /// The public key the reading carries; whether it belongs to a
-    /// registered meter is for the verifier to decide.
+    /// The public key the reading carries, parsed with the key policy;
+    /// whether it belongs to a registered meter is for the verifier to
+    /// decide.
+    ///
+    /// Raises InvalidKey when the carried key is outside the key policy.
     #[getter]
-    fn public_key(&self) -> PyPublicKey {
-        PyPublicKey(self.0.public_key().clone())
+    fn public_key(&self) -> Result<PyPublicKey, Error> {
+        Ok(PyPublicKey(self.0.carried_key()?))
     }
 
     /// The id of the carried public key (64 lowercase hex digits).
@@ -438,7 +470,7 @@ impl PySignedReading {
 /// registered meter, and whether the reading is fresh, is the caller's policy.
 #[pyclass(frozen, eq, module = "smartmeter", name = "VerifiedReading")]
 #[derive(PartialEq)]
-struct PyVerifiedReading(sm::VerifiedReading);
+pub(crate) struct PyVerifiedReading(sm::VerifiedReading);
 
 #[pymethods]
 impl PyVerifiedReading {
@@ -579,6 +611,11 @@ fn _smartmeter(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("ERROR_CODES", PyTuple::new(py, sm::ERROR_CODES)?)?;
+    let catalogue = sm::ErrorCode::ALL
+        .iter()
+        .map(|c| PyTuple::new(py, [c.as_str(), c.family().as_str(), c.meaning()]))
+        .collect::<PyResult<Vec<_>>>()?;
+    m.add("ERROR_CATALOGUE", PyTuple::new(py, catalogue)?)?;
     m.add("MESSAGE_LEN", sm::MESSAGE_LEN)?;
     m.add("MIN_KEY_BITS", sm::MIN_KEY_BITS)?;
     m.add("MAX_KEY_BITS", sm::MAX_KEY_BITS)?;
@@ -595,5 +632,7 @@ fn _smartmeter(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InvalidSignature", py.get_type::<InvalidSignature>())?;
     m.add("KeyMismatch", py.get_type::<KeyMismatch>())?;
     m.add("SigningError", py.get_type::<SigningError>())?;
+    m.add("AuditError", py.get_type::<AuditError>())?;
+    audit::register(m)?;
     Ok(())
 }

@@ -26,6 +26,23 @@ def load_vectors(name: str) -> list[dict[str, Any]]:
 
 VALID = load_vectors("valid.json")
 INVALID = load_vectors("invalid.json")
+KEY_TEXT = load_vectors("key_text.json")
+POLICY = load_vectors("policy.json")
+
+
+def spec_table(heading: str, header: str) -> list[list[str]]:
+    """The rows of the first table with header row `header` after the heading
+    line `heading` of docs/spec.md; a cell that is one `code` loses its backticks."""
+    text = (REPO / "docs" / "spec.md").read_text()
+    lines = text.split(f"\n{heading}\n", 1)[1].splitlines()
+    start = lines.index(header)
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+        rows.append([c[1:-1] if len(c) > 1 and c[0] == c[-1] == "`" and c.count("`") == 2 else c for c in cells])
+    return rows
 
 
 @pytest.fixture(scope="session")

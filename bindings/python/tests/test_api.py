@@ -157,14 +157,19 @@ PRIVATE_PEM: str = VALID[0]["private_key_pem"]
 WIRE: str = VALID[0]["json"]
 
 BAD_INPUTS: list[tuple[str, Callable[[], object], type[BaseException], str | None]] = [
-    ("public pem: garbage", lambda: smartmeter.PublicKey.from_pem("garbage"), smartmeter.InvalidKey, "malformed_key"),
-    ("public pem: empty", lambda: smartmeter.PublicKey.from_pem(""), smartmeter.InvalidKey, "malformed_key"),
-    ("public pem: a private key", lambda: smartmeter.PublicKey.from_pem(PRIVATE_PEM), smartmeter.InvalidKey, "malformed_key"),
-    ("public pem: not utf-8", lambda: smartmeter.PublicKey.from_pem(b"\xff\xfe"), smartmeter.InvalidKey, "malformed_key"),
-    ("public pem: 1 MB", lambda: smartmeter.PublicKey.from_pem("A" * 1_000_000), smartmeter.InvalidKey, "malformed_key"),
+    ("public pem: garbage", lambda: smartmeter.PublicKey.from_pem("garbage"), smartmeter.InvalidKey, "malformed_key_text"),
+    ("public pem: empty", lambda: smartmeter.PublicKey.from_pem(""), smartmeter.InvalidKey, "malformed_key_text"),
+    ("public pem: a private key", lambda: smartmeter.PublicKey.from_pem(PRIVATE_PEM), smartmeter.InvalidKey, "malformed_key_text"),
+    ("public pem: not utf-8", lambda: smartmeter.PublicKey.from_pem(b"\xff\xfe"), smartmeter.InvalidKey, "malformed_key_text"),
+    ("public pem: 1 MB", lambda: smartmeter.PublicKey.from_pem("A" * 1_000_000), smartmeter.InvalidKey, "key_text_too_large"),
+    ("public text: garbage", lambda: smartmeter.PublicKey.from_text("garbage"), smartmeter.InvalidKey, "malformed_key_text"),
+    ("public text: not utf-8", lambda: smartmeter.PublicKey.from_text(b"\xff\xfe"), smartmeter.InvalidKey, "malformed_key_text"),
+    ("public text: 1 MB", lambda: smartmeter.PublicKey.from_text(" " * 1_000_000), smartmeter.InvalidKey, "key_text_too_large"),
+    ("public text: not a key", lambda: smartmeter.PublicKey.from_text("AAAA"), smartmeter.InvalidKey, "malformed_key"),
+    ("public text: int", lambda: smartmeter.PublicKey.from_text(42), TypeError, None),  # type: ignore[arg-type]
     ("public der: empty", lambda: smartmeter.PublicKey.from_der(b""), smartmeter.InvalidKey, "malformed_key"),
     ("public der: 1 MB", lambda: smartmeter.PublicKey.from_der(b"0" * 1_000_000), smartmeter.InvalidKey, "malformed_key"),
-    ("public base64: not base64", lambda: smartmeter.PublicKey.from_base64("!!"), smartmeter.InvalidKey, "malformed_key"),
+    ("public base64: not base64", lambda: smartmeter.PublicKey.from_base64("!!"), smartmeter.InvalidKey, "malformed_key_text"),
     ("public pem: int", lambda: smartmeter.PublicKey.from_pem(42), TypeError, None),  # type: ignore[arg-type]
     ("public der: str", lambda: smartmeter.PublicKey.from_der("MIIB"), TypeError, None),  # type: ignore[arg-type]
     ("private pem: a public key", lambda: smartmeter.MeterKey.from_pem(PUBLIC_PEM), smartmeter.InvalidKey, "malformed_key"),

@@ -94,6 +94,29 @@ def test_cryptography_key_loads_in_the_wheel(crypto_key: rsa.RSAPrivateKey) -> N
     assert smartmeter.MeterKey.from_der(der_private).key_id == key.key_id
 
 
+def test_public_key_text_written_by_cryptography_is_accepted(crypto_key: rsa.RSAPrivateKey) -> None:
+    # docs/spec.md section 7.1: what pyca/cryptography writes is accepted as is,
+    # with LF or CRLF line endings, and base64 of its DER in every layout.
+    public = crypto_key.public_key()
+    der = spki_der(public)
+    pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    one_line = base64.b64encode(der)
+    wrapped = b"".join(one_line[i : i + 64] + b"\n" for i in range(0, len(one_line), 64))
+    key_id = hashlib.sha256(der).hexdigest()
+    for text in (pem, pem.decode(), pem.replace(b"\n", b"\r\n"), pem.rstrip(b"\n"), one_line, wrapped):
+        assert smartmeter.PublicKey.from_text(text).key_id == key_id
+    assert smartmeter.PublicKey.from_pem(pem).key_id == key_id
+    assert smartmeter.PublicKey.from_text(pem).to_pem().encode() == pem
+    # PKCS#1 ("RSA PUBLIC KEY") and OpenSSH are other formats: refused as text.
+    for other in (
+        public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1),
+        public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH),
+    ):
+        with pytest.raises(smartmeter.InvalidKey) as raised:
+            smartmeter.PublicKey.from_text(other)
+        assert raised.value.code == "malformed_key_text"
+
+
 @pytest.mark.parametrize(
     "exponent,bits,code",
     [(3, 2048, "unsupported_exponent"), (65537, 1024, "key_too_small")],

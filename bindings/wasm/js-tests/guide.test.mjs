@@ -36,3 +36,33 @@ test("the snippet of docs/wasm.md runs", async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the audit snippet of docs/wasm.md runs", async () => {
+  const guide = readFileSync(file("../../../docs/wasm.md"), "utf8");
+  const match = guide.match(/<!-- tested-snippet: audit -->\s*```js\n([\s\S]*?)```/);
+  assert.ok(match, "docs/wasm.md has a tested audit snippet");
+  const policy = JSON.parse(readFileSync(file("../../../docs/vectors/policy.json"), "utf8")).cases;
+  const c = policy.find((x) => x.name === "late-timestamp-below-neighbour");
+  const pkg = pathToFileURL(file("../pkg/nodejs/smartmeter_wasm.js")).href;
+  const code = match[1].replaceAll('"smartmeter-wasm"', JSON.stringify(pkg));
+  const preamble = `const readings = ${JSON.stringify(c.steps.map((s) => s.json))};\nconst registeredKey = ${JSON.stringify(c.public_key_pem)};\n`;
+  const lines = code.split("\n");
+  const lastImport = lines.findLastIndex((l) => l.startsWith("import "));
+  lines.splice(lastImport + 1, 0, preamble, "const logged = []; const console = { log: (...a) => logged.push(a) };");
+  lines.push("export { logged };");
+  const dir = mkdtempSync(join(tmpdir(), "wasm-guide-"));
+  try {
+    const path = join(dir, "snippet.mjs");
+    writeFileSync(path, lines.join("\n"));
+    const { logged } = await import(pathToFileURL(path).href);
+    assert.deepEqual(logged, [
+      ["missing", 2n, "to", 2n],
+      ["missing", 4n, "to", 4n],
+      ["the key signed twice: sequence", 3n, "readings", 2, 3],
+      ["timestamp_backwards", "reading", 2],
+      ["late", "reading", 2],
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

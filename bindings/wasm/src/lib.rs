@@ -13,7 +13,9 @@
 //! | `keyId(publicKey)` | the key id (64 hex digits) of a PEM, base64-DER or DER key |
 //! | `canonicalBytes(reading)` | the 82 bytes the signature covers (unverified) |
 //! | `decodeCanonical(bytes)` | decodes canonical bytes |
+//! | `auditHistory(readings, registeredPublicKey)` | verifies a meter's readings, then audits the history (gaps, duplicates, conflicts, ...) |
 //! | `errorCodes()` | every error code of the core |
+//! | `errorCatalogue()` | every error code with its family and meaning |
 //!
 //! Errors are thrown as real JavaScript `Error` objects (`instanceof Error`
 //! holds) named `SmartMeterError`, with a `code` property equal to the
@@ -28,12 +30,13 @@
 //! workspace denies `unwrap`, `expect`, `panic` and indexing).
 //!
 //! With the `sign` feature (test tooling only) the module also exports
-//! `generateKey`, `publicKeyOf` and `signReading`.
+//! `generateKey`, `publicKeyOf` and `signReading`; with the `bench` feature
+//! (`scripts/bench-wasm.sh` only) `BenchVerifiers`.
 
 use js_sys::{Array, BigInt, JsString, Number, Object, Reflect, Uint8Array};
 use smartmeter_core::{
-    DecodeError, ERROR_CODES, KeyError, MAX_JSON_LEN, MAX_PUBLIC_KEY_DER_LEN, MESSAGE_LEN, Message,
-    PublicKey, Reading, SignedReading, WireError,
+    DecodeError, ERROR_CODES, ErrorCode, KeyError, MAX_JSON_LEN, MAX_KEY_TEXT_LEN,
+    MAX_PUBLIC_KEY_DER_LEN, MESSAGE_LEN, Message, PublicKey, Reading, SignedReading, WireError,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -83,6 +86,16 @@ export interface SmartMeterError extends Error {
   name: "SmartMeterError";
   /** One of `errorCodes()`, or `"invalid_argument"` for a value of the wrong type. */
   code: string;
+  /** `auditHistory` only: the index of the reading that failed to parse or verify. */
+  index?: number;
+}
+
+/** One entry of the core's error catalogue (docs/spec.md, section 11). */
+export interface ErrorCatalogueEntry {
+  code: string;
+  /** The area: "decode", "key", "keygen", "wire", "key_id", "verify", "sign", "policy", "audit". */
+  family: string;
+  meaning: string;
 }
 
 /** The values a meter signs (for `signReading`, feature `sign`). */
@@ -253,30 +266,27 @@ fn bigint_text(value: &JsValue) -> Result<String, JsValue> {
         .ok_or_else(|| invalid_argument("a bigint cannot be converted to text"))
 }
 
-/// Longest key text copied into wasm memory; the core's own limit is lower,
-/// so it decides every length it can see.
-const MAX_KEY_TEXT_UNITS: u32 = 16 * 1024;
-
-/// Parses a public key: PEM (`-----BEGIN PUBLIC KEY-----`), base64 of the
-/// SubjectPublicKeyInfo DER (as JSON carries it), or the DER bytes. Input
-/// far beyond any acceptable key is refused before it is copied.
+/// Parses a public key: key text in the forms the core accepts
+/// (`PublicKey::from_text`: PEM, or base64 of the SubjectPublicKeyInfo DER
+/// on one line or wrapped), or the DER bytes. Input longer than the core's
+/// limits is refused before it is copied, with the core's own error (a
+/// JavaScript string's UTF-16 length is a lower bound of its UTF-8 length).
 fn parse_key(value: &JsValue) -> Result<PublicKey, JsValue> {
-    let too_long = || core_error(KeyError::Malformed("longer than any accepted public key"));
     if let Some(text) = value.dyn_ref::<JsString>() {
-        if text.length() > MAX_KEY_TEXT_UNITS {
-            return Err(too_long());
+        let len = usize::try_from(text.length()).unwrap_or(usize::MAX);
+        if len > MAX_KEY_TEXT_LEN {
+            return Err(core_error(KeyError::TextTooLarge {
+                len,
+                max: MAX_KEY_TEXT_LEN,
+            }));
         }
-        let text = String::from(text);
-        let key = if text.trim_start().starts_with("-----BEGIN") {
-            PublicKey::from_pem(&text)
-        } else {
-            PublicKey::from_base64(text.trim())
-        };
-        return key.map_err(core_error);
+        return PublicKey::from_text(&String::from(text)).map_err(core_error);
     }
     if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
         if usize::try_from(bytes.length()).unwrap_or(usize::MAX) > MAX_PUBLIC_KEY_DER_LEN {
-            return Err(too_long());
+            return Err(core_error(KeyError::Malformed(
+                "longer than any accepted public key",
+            )));
         }
         return PublicKey::from_der(&bytes.to_vec()).map_err(core_error);
     }
@@ -309,15 +319,12 @@ pub fn verify_reading(
     let signed = parse_reading(&reading)?;
     let key = match registered_public_key {
         Some(key) => parse_key(&key)?,
-        None => signed.public_key().clone(),
+        None => signed.carried_key().map_err(core_error)?,
     };
     let verified = key.verify(&signed).map_err(core_error)?;
     let out = message_object(&verified.signed().message());
-    set(
-        &out,
-        "publicKey",
-        &JsValue::from_str(&verified.signed().public_key().to_base64()),
-    );
+    // The verifying key is the carried one: their key ids are equal.
+    set(&out, "publicKey", &JsValue::from_str(&key.to_base64()));
     Ok(out.into())
 }
 
@@ -369,6 +376,25 @@ pub fn decode_canonical(
 pub fn error_codes() -> Array {
     ERROR_CODES.iter().map(|c| JsValue::from_str(c)).collect()
 }
+
+/// The core's error catalogue: every code with its family and one-line
+/// meaning, in the order of `errorCodes()` and of `docs/spec.md` section 11.
+#[wasm_bindgen(js_name = errorCatalogue, unchecked_return_type = "ErrorCatalogueEntry[]")]
+pub fn error_catalogue() -> Array {
+    ErrorCode::ALL
+        .iter()
+        .map(|c| {
+            let entry = Object::new();
+            set(&entry, "code", &JsValue::from_str(c.as_str()));
+            set(&entry, "family", &JsValue::from_str(c.family().as_str()));
+            set(&entry, "meaning", &JsValue::from_str(c.meaning()));
+            JsValue::from(entry)
+        })
+        .collect()
+}
+
+mod audit;
+pub use audit::audit_history;
 
 #[cfg(feature = "sign")]
 mod sign {
@@ -442,3 +468,58 @@ mod sign {
 
 #[cfg(feature = "sign")]
 pub use sign::{generate_key, public_key_of, sign_reading};
+
+#[cfg(feature = "bench")]
+mod bench {
+    //! The RSA verifiers of the core one by one, for `scripts/bench-wasm.sh`
+    //! (feature `bench`): the portable verifier that `verifyReading` uses on
+    //! wasm32, and the `rsa` crate's verify that it replaced.
+
+    use smartmeter_core::backend::{pure, rsa_crate};
+    use smartmeter_core::{SignedReading, backend};
+    use wasm_bindgen::prelude::*;
+
+    use super::{core_error, invalid_argument};
+
+    /// One signed reading with both verifiers prepared for its carried key.
+    #[wasm_bindgen(js_name = BenchVerifiers)]
+    pub struct BenchVerifiers {
+        message: Vec<u8>,
+        signature: Vec<u8>,
+        pure: pure::VerifyingKey,
+        rsa_crate: rsa_crate::VerifyingKey,
+    }
+
+    #[wasm_bindgen(js_class = BenchVerifiers)]
+    impl BenchVerifiers {
+        /// Prepares both verifiers for the key a wire-form reading carries.
+        #[wasm_bindgen(constructor)]
+        pub fn new(json: &str) -> Result<BenchVerifiers, JsValue> {
+            let signed = SignedReading::from_json(json.as_bytes()).map_err(core_error)?;
+            let key = signed.carried_key().map_err(core_error)?;
+            let unprepared = || invalid_argument("the backends cannot take this key");
+            Ok(Self {
+                message: signed.canonical_bytes().to_vec(),
+                signature: signed.signature().to_vec(),
+                pure: backend::pure_verifier(&key).ok_or_else(unprepared)?,
+                rsa_crate: backend::rsa_crate_verifier(&key).ok_or_else(unprepared)?,
+            })
+        }
+
+        /// Verifies `times` times with the portable verifier; true if every
+        /// verification succeeded.
+        pub fn pure(&self, times: u32) -> bool {
+            (0..times).all(|_| self.pure.verify(&self.message, &self.signature))
+        }
+
+        /// Verifies `times` times with the `rsa` crate; true if every
+        /// verification succeeded.
+        #[wasm_bindgen(js_name = rsaCrate)]
+        pub fn rsa_crate(&self, times: u32) -> bool {
+            (0..times).all(|_| self.rsa_crate.verify(&self.message, &self.signature))
+        }
+    }
+}
+
+#[cfg(feature = "bench")]
+pub use bench::BenchVerifiers;

@@ -23,6 +23,7 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 const VALID: &str = include_str!("../../../docs/vectors/valid.json");
 const INVALID: &str = include_str!("../../../docs/vectors/invalid.json");
+const KEY_TEXT: &str = include_str!("../../../docs/vectors/key_text.json");
 
 fn cases(doc: &str) -> Vec<Value> {
     let doc: Value = serde_json::from_str(doc).expect("vector file is JSON");
@@ -236,6 +237,27 @@ fn invalid_vectors_throw_errors_with_the_core_code() {
 }
 
 #[wasm_bindgen_test]
+fn key_text_vectors_are_accepted_or_refused_with_the_core_code() {
+    let all = cases(KEY_TEXT);
+    assert!(all.len() >= 20, "the key text vectors are all here");
+    for case in all {
+        let name = text(&case, "name");
+        let result = key_id(JsValue::from_str(text(&case, "input")));
+        match case.get("expected_error").and_then(Value::as_str) {
+            None => assert_eq!(
+                result.ok().as_deref(),
+                Some(text(&case, "key_id")),
+                "{name}"
+            ),
+            Some(expected) => {
+                let thrown = result.err().unwrap_or_else(|| panic!("{name}: accepted"));
+                assert_error(&thrown, expected, name);
+            }
+        }
+    }
+}
+
+#[wasm_bindgen_test]
 fn wrong_registered_key_is_key_mismatch() {
     let valid = cases(VALID);
     let (first, second) = (valid.first().expect("case"), valid.get(3).expect("case"));
@@ -286,7 +308,7 @@ fn oversized_inputs_are_refused_with_the_core_codes() {
     let thrown = verify_reading(object.into(), None).expect_err("1 MiB in an object");
     assert_error(&thrown, "reading_too_large", "huge field");
     let thrown = key_id(JsValue::from_str(&huge)).expect_err("1 MiB key");
-    assert_error(&thrown, "malformed_key", "huge key text");
+    assert_error(&thrown, "key_text_too_large", "huge key text");
     let thrown = key_id(Uint8Array::new_with_length(1 << 20).into()).expect_err("1 MiB DER");
     assert_error(&thrown, "malformed_key", "huge key bytes");
     let thrown = decode_canonical(Uint8Array::new_with_length(1 << 20).into()).expect_err("1 MiB");

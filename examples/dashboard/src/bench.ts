@@ -1,6 +1,7 @@
 // Benchmark page: readings verified per second by the WASM package and by the
 // browser's own WebCrypto (RSASSA-PKCS1-v1_5, SHA-256), in one run, in one
 // tab. scripts/bench-wasm.sh drives it in headless Chromium.
+import * as wasm from "smartmeter-wasm";
 import init, { canonicalBytes, verifyReading } from "smartmeter-wasm";
 
 interface Case {
@@ -22,7 +23,20 @@ interface Result {
   webCryptoPerSecond: number;
   /** The same, 64 verifications in flight at once (WebCrypto may use other threads). */
   webCryptoBatchPerSecond: number;
+  /** The core's portable verifier alone (what verifyReading uses), key prepared once. Bench builds only. */
+  purePerSecond?: number;
+  /** The rsa crate's verify alone (the verifier before), key prepared once. Bench builds only. */
+  rsaCratePerSecond?: number;
 }
+
+/** `BenchVerifiers`, exported by packages built with the `bench` feature (scripts/bench-wasm.sh). */
+type BenchVerifiers = new (json: string) => {
+  pure(times: number): boolean;
+  rsaCrate(times: number): boolean;
+  free(): void;
+};
+// Looked up at run time: production packages do not export it.
+const Backends = Reflect.get(wasm, "BenchVerifiers") as BenchVerifiers | undefined;
 
 const ALG = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as const;
 
@@ -77,7 +91,18 @@ async function runBench(cases: Case[], seconds: number): Promise<Result[]> {
       if (!all.every(Boolean)) throw new Error("rejected");
       return all.length;
     });
-    results.push({ name: c.name, keyBits: c.key_bits, wasmPerSecond, wasmParsePerSecond, webCryptoPerSecond, webCryptoBatchPerSecond });
+    const result: Result = { name: c.name, keyBits: c.key_bits, wasmPerSecond, wasmParsePerSecond, webCryptoPerSecond, webCryptoBatchPerSecond };
+    if (Backends) {
+      const backends = new Backends(c.json);
+      const batch = (verify: (times: number) => boolean) => () => {
+        if (!verify(10)) throw new Error(`${c.name}: a backend rejects`);
+        return 10;
+      };
+      result.purePerSecond = await rate(seconds, batch((n) => backends.pure(n)));
+      result.rsaCratePerSecond = await rate(seconds, batch((n) => backends.rsaCrate(n)));
+      backends.free();
+    }
+    results.push(result);
   }
   const out = document.getElementById("out");
   if (out) out.textContent = JSON.stringify(results, null, 2);

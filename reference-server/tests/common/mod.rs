@@ -122,6 +122,15 @@ pub fn fixture(name: &str) -> String {
     .unwrap()
 }
 
+/// A file of `docs/vectors/`.
+pub fn vectors(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../docs/vectors/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -21,6 +21,8 @@ use smartmeter_core::{
     Algorithm, MESSAGE_LEN, Message, MeterKey, PublicKey, Reading, SignedReading,
 };
 
+mod policy;
+
 type Result<T> = std::result::Result<T, String>;
 
 fn main() -> ExitCode {
@@ -39,10 +41,17 @@ fn run(dir: &Path, check: bool) -> Result<()> {
     let keys = Keys::generate()?;
     let valid = valid_cases(&keys)?;
     let invalid = invalid_cases(&keys)?;
+    let policy = policy::generate()?;
+    let key_text = key_text_cases(&keys)?;
     let files = [
         ("valid.json", pretty(&valid)?),
         ("invalid.json", pretty(&invalid)?),
-        ("README.md", readme(&valid, &invalid)?),
+        ("key_text.json", pretty(&key_text)?),
+        ("policy.json", pretty(&policy.json)?),
+        (
+            "README.md",
+            readme(&valid, &invalid, &key_text)? + &policy.readme,
+        ),
     ];
     let mut stale = Vec::new();
     for (name, content) in &files {
@@ -92,8 +101,14 @@ struct Keys {
     b: MeterKey,
     c3072: MeterKey,
     d4096: MeterKey,
+    /// A 2049-bit key: its modulus is not a whole number of bytes (k = 257),
+    /// and ring refuses it for signing (its primes differ in length), so it
+    /// is signed by the `rsa` crate: the same bytes either way.
+    e2049: MeterKey,
     /// A real 1024-bit key pair, below the minimum.
     small_der: Vec<u8>,
+    /// Its modulus, big-endian.
+    small_modulus: Vec<u8>,
     /// A real 2048-bit key pair with public exponent 3.
     exponent3_der: Vec<u8>,
     /// A 4104-bit modulus: above the maximum (not a real key; the size check
@@ -101,6 +116,10 @@ struct Keys {
     large_der: Vec<u8>,
     /// Key `a` labelled RSASSA-PSS (1.2.840.113549.1.1.10) instead of rsaEncryption.
     pss_der: Vec<u8>,
+    /// An odd 2048-bit modulus divisible by 3 (key `b`'s modulus moved to
+    /// the nearest odd multiple of 3), exponent 65537: accepted, since a
+    /// verifier cannot tell it from a product of two primes.
+    divisible_by_3: PublicKey,
 }
 
 impl Keys {
@@ -109,26 +128,39 @@ impl Keys {
             MeterKey::generate_with_rng(&mut seeded(label), bits)
                 .map_err(|e| format!("{label}: {e}"))
         };
-        let raw = |label: &str, bits: usize, exponent: u32| -> Result<Vec<u8>> {
+        let raw = |label: &str, bits: usize, exponent: u32| -> Result<(Vec<u8>, Vec<u8>)> {
+            use rsa::traits::PublicKeyParts as _;
             let key = rsa::PrivateKey::new_with_exp(&mut seeded(label), bits, exponent.into())
                 .map_err(|e| format!("{label}: {e}"))?;
-            Ok(key
-                .to_public_key()
+            let public = key.to_public_key();
+            let der = public
                 .to_public_key_der()
                 .map_err(|e| e.to_string())?
-                .into_vec())
+                .into_vec();
+            Ok((der, public.n().to_be_bytes().to_vec()))
         };
         let a = meter("smartmeters vector key a (2048)", 2048)?;
+        let b = meter("smartmeters vector key b (2048)", 2048)?;
         let pss_der = relabel_as_pss(a.public_key().to_der())?;
+        let (small_der, small_modulus) = raw("smartmeters vector key: 1024 bits", 1024, 65537)?;
+        let n_b = modulus_of(b.public_key())?;
+        // n_b is odd, so n_b mod 6 is 1, 3 or 5: adding 3 - r gives an odd multiple of 3.
+        let to_multiple_of_3 = 3 - i16::try_from(mod_small(&n_b, 6)).map_err(|e| e.to_string())?;
+        let divisible_by_3 =
+            PublicKey::from_der(&spki_of_modulus(&add_small(&n_b, to_multiple_of_3)))
+                .map_err(|e| format!("modulus divisible by 3: {e}"))?;
         Ok(Self {
-            b: meter("smartmeters vector key b (2048)", 2048)?,
             c3072: meter("smartmeters vector key c (3072)", 3072)?,
             d4096: meter("smartmeters vector key d (4096)", 4096)?,
-            small_der: raw("smartmeters vector key: 1024 bits", 1024, 65537)?,
-            exponent3_der: raw("smartmeters vector key: exponent 3", 2048, 3)?,
+            e2049: meter("smartmeters vector key e (2049)", 2049)?,
+            small_der,
+            small_modulus,
+            exponent3_der: raw("smartmeters vector key: exponent 3", 2048, 3)?.0,
             large_der: oversized_spki(4104),
             pss_der,
+            divisible_by_3,
             a,
+            b,
         })
     }
 }
@@ -147,42 +179,89 @@ fn relabel_as_pss(der: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// A DER tag-length-value with the shortest definite length.
+fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = body.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|&b| b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+/// The minimal content octets of a non-negative INTEGER given big-endian.
+fn der_uint(be: &[u8]) -> Vec<u8> {
+    let trimmed: Vec<u8> = be.iter().copied().skip_while(|&b| b == 0).collect();
+    match trimmed.first() {
+        Some(&top) if top & 0x80 != 0 => [&[0u8][..], &trimmed].concat(),
+        Some(_) => trimmed,
+        None => vec![0],
+    }
+}
+
+/// A hand-built RSA SubjectPublicKeyInfo from the content octets of its two
+/// INTEGERs, with or without the NULL parameters that RFC 3279 requires.
+fn rsa_spki(modulus_content: &[u8], exponent_content: &[u8], null_parameters: bool) -> Vec<u8> {
+    let rsa_key = tlv(
+        0x30,
+        &[tlv(2, modulus_content), tlv(2, exponent_content)].concat(),
+    );
+    let mut algorithm = vec![6, 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 1, 1];
+    if null_parameters {
+        algorithm.extend([5, 0]);
+    }
+    let bit_string = tlv(3, &[&[0u8][..], &rsa_key].concat());
+    tlv(0x30, &[tlv(0x30, &algorithm), bit_string].concat())
+}
+
+/// The canonical SPKI of a modulus (big-endian) with exponent 65537.
+fn spki_of_modulus(modulus: &[u8]) -> Vec<u8> {
+    rsa_spki(&der_uint(modulus), &[1, 0, 1], true)
+}
+
 /// A SubjectPublicKeyInfo whose modulus has `bits` bits and exponent 65537.
 fn oversized_spki(bits: usize) -> Vec<u8> {
-    fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        let len = body.len();
-        if len < 0x80 {
-            out.push(len as u8);
-        } else {
-            let bytes: Vec<u8> = len
-                .to_be_bytes()
-                .into_iter()
-                .skip_while(|&b| b == 0)
-                .collect();
-            out.push(0x80 | bytes.len() as u8);
-            out.extend(bytes);
-        }
-        out.extend_from_slice(body);
-        out
-    }
-    // 0x00 keeps the INTEGER positive; then a top byte with its high bit set.
-    let mut modulus = vec![0u8, 0x80 | 0x55];
+    // A top byte with its high bit set.
+    let mut modulus = vec![0x80 | 0x55];
     modulus.extend(std::iter::repeat_n(0xa5, bits / 8 - 1));
     if let Some(last) = modulus.last_mut() {
         *last |= 1;
     }
-    let rsa_key = tlv(0x30, &[tlv(2, &modulus), tlv(2, &[1, 0, 1])].concat());
-    let algorithm = tlv(
-        0x30,
-        &[
-            vec![6, 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 1, 1],
-            vec![5, 0],
-        ]
-        .concat(),
-    );
-    let bit_string = tlv(3, &[&[0u8][..], &rsa_key].concat());
-    tlv(0x30, &[algorithm, bit_string].concat())
+    spki_of_modulus(&modulus)
+}
+
+/// The modulus (big-endian, no leading zeros) of a canonical RSA SPKI.
+fn modulus_of(key: &PublicKey) -> Result<Vec<u8>> {
+    smartmeter_core::backend::modulus(key).ok_or_else(|| "no modulus".to_string())
+}
+
+/// `n + delta` for a big-endian `n` and a small `delta`, keeping the length.
+fn add_small(n: &[u8], delta: i16) -> Vec<u8> {
+    let mut out = n.to_vec();
+    let mut carry = i32::from(delta);
+    for byte in out.iter_mut().rev() {
+        let sum = i32::from(*byte) + carry;
+        *byte = sum.rem_euclid(256) as u8;
+        carry = sum.div_euclid(256);
+        if carry == 0 {
+            break;
+        }
+    }
+    out
+}
+
+/// `n mod m` for a big-endian `n` and a small `m`.
+fn mod_small(n: &[u8], m: u32) -> u32 {
+    n.iter().fold(0, |r, &b| (r * 256 + u32::from(b)) % m)
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -221,7 +300,7 @@ fn private_pem(key: &MeterKey) -> Result<String> {
 }
 
 fn valid_cases(keys: &Keys) -> Result<Value> {
-    let cases: [(&str, &str, &MeterKey, Reading); 6] = [
+    let cases: [(&str, &str, &MeterKey, Reading); 7] = [
         (
             "rsa2048-basic",
             "A typical reading from a 2048-bit meter key.",
@@ -257,6 +336,13 @@ fn valid_cases(keys: &Keys) -> Result<Value> {
             "A 4096-bit key, the largest accepted: 512-byte signature.",
             &keys.d4096,
             reading(8, T0 + 40_000, 5_000_001, 2_500_000),
+        ),
+        (
+            "rsa2049",
+            "A 2049-bit key: the modulus is not a whole number of bytes, so k = ceil(2049 / 8) \
+             = 257 and the signature is 257 bytes.",
+            &keys.e2049,
+            reading(9, T0 + 45_000, 5_000_002, 2_500_001),
         ),
     ];
     let mut out = Vec::new();
@@ -438,10 +524,77 @@ fn invalid_cases(keys: &Keys) -> Result<Value> {
         ),
         case(
             "key-not-base64",
-            "Text that is not base64.",
+            "Text that is not base64: refused as text, before any DER is looked at.",
             "public_key",
             "not base64!".into(),
+            "malformed_key_text",
+        ),
+        case(
+            "key-rsa1024-leading-zero",
+            "The 1024-bit key with a superfluous 0x00 before its modulus: not canonical DER \
+             (section 6.2 check 3) and too small (check 4); check 3 comes first.",
+            "public_key",
+            b64(&rsa_spki(
+                &[&[0u8][..], &der_uint(&keys.small_modulus)].concat(),
+                &[1, 0, 1],
+                true,
+            )),
             "malformed_key",
+        ),
+        case(
+            "key-rsa2048-leading-zero",
+            "Key a with a superfluous 0x00 before its modulus: the same key, but not its one \
+             canonical DER, which would give it a second key id.",
+            "public_key",
+            b64(&rsa_spki(
+                &[&[0u8][..], &der_uint(&modulus_of(a)?)].concat(),
+                &[1, 0, 1],
+                true,
+            )),
+            "malformed_key",
+        ),
+        case(
+            "key-parameters-absent",
+            "Key a with the NULL parameters of its AlgorithmIdentifier left out (RFC 3279 \
+             requires them): not canonical (section 6.2 check 3).",
+            "public_key",
+            b64(&rsa_spki(&der_uint(&modulus_of(a)?), &[1, 0, 1], false)),
+            "malformed_key",
+        ),
+        case(
+            "key-rsa1024-exponent-3",
+            "A 1024-bit modulus with exponent 3: too small (check 4) comes before the \
+             exponent (check 6).",
+            "public_key",
+            b64(&rsa_spki(&der_uint(&keys.small_modulus), &[3], true)),
+            "key_too_small",
+        ),
+        case(
+            "key-even-modulus",
+            "Key b's modulus plus one: 2048 bits, exponent 65537, but even, so not an RSA \
+             modulus (section 6.2 check 7).",
+            "public_key",
+            b64(&spki_of_modulus(&add_small(&modulus_of(b)?, 1))),
+            "malformed_key",
+        ),
+        case(
+            "key-rsa1024-even-modulus",
+            "An even 1024-bit modulus: too small (check 4) comes before odd (check 7).",
+            "public_key",
+            b64(&spki_of_modulus(&add_small(&keys.small_modulus, 1))),
+            "key_too_small",
+        ),
+        case(
+            "key-exponent-3-even-modulus",
+            "Key b's modulus plus one with exponent 3: the exponent (check 6) comes before \
+             odd (check 7).",
+            "public_key",
+            b64(&rsa_spki(
+                &der_uint(&add_small(&modulus_of(b)?, 1)),
+                &[3],
+                true,
+            )),
+            "unsupported_exponent",
         ),
         json_case(
             "json-tampered-wh-imported",
@@ -538,6 +691,32 @@ fn invalid_cases(keys: &Keys) -> Result<Value> {
             with_key(&keys.exponent3_der)?,
             a,
             "unsupported_exponent",
+        ),
+        json_case(
+            "json-public-key-malformed-der",
+            "The reading carries \"AAAA\" as its key: canonical base64 of three zero bytes, \
+             not a key. Checked against key a, whose id differs: the carried key's own error \
+             (section 9 step 9) comes before key_mismatch (step 12).",
+            edit(&good, &a.to_base64(), "AAAA")?,
+            a,
+            "malformed_key",
+        ),
+        json_case(
+            "json-public-key-rsa1024-signature-not-base64",
+            "A 1024-bit carried key and a signature that is not base64: the signature's \
+             base64 (section 9 step 6) is checked before the carried key's policy (step 9).",
+            edit(&with_key(&keys.small_der)?, &sig_b64, "not*base64")?,
+            a,
+            "malformed_base64",
+        ),
+        json_case(
+            "json-public-key-modulus-divisible-by-3",
+            "The reading carries, and is checked against, a key whose odd 2048-bit modulus is \
+             divisible by 3. The key policy accepts it (no factoring checks, section 6.2); \
+             the signature, key a's, does not verify.",
+            edit(&good, &a.to_base64(), &keys.divisible_by_3.to_base64())?,
+            &keys.divisible_by_3,
+            "invalid_signature",
         ),
         json_case(
             "json-version-2",
@@ -642,6 +821,237 @@ fn invalid_cases(keys: &Keys) -> Result<Value> {
     }))
 }
 
+/// Key text as OpenSSL and pyca/cryptography write it, and forms around it
+/// that must be refused (`docs/spec.md` section 7.1).
+fn key_text_cases(keys: &Keys) -> Result<Value> {
+    let a = keys.a.public_key();
+    let pem = a.to_pem();
+    let b64 = a.to_base64();
+    // `openssl base64` (without -A): 64 columns, every line ends with LF.
+    let wrapped: String = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|line| format!("{}\n", String::from_utf8_lossy(line)))
+        .collect();
+    let wrapped_at = |width: usize| -> String {
+        b64.as_bytes()
+            .chunks(width)
+            .map(|line| format!("{}\n", String::from_utf8_lossy(line)))
+            .collect()
+    };
+    let crlf = |text: &str| text.replace('\n', "\r\n");
+    let key_id = a.key_id().to_string();
+    let accepted = |name: &str, description: &str, input: String| json!({"name": name, "description": description, "input": input, "key_id": key_id});
+    let refused = |name: &str, description: &str, input: String, expected: &str| json!({"name": name, "description": description, "input": input, "expected_error": expected});
+    let limit = smartmeter_core::MAX_KEY_TEXT_LEN;
+    let pem_body: Vec<&str> = pem.lines().collect();
+    let pem_76 = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}-----END PUBLIC KEY-----\n",
+        wrapped_at(76)
+    );
+    let cases = vec![
+        accepted(
+            "pem-lf",
+            "PEM as `openssl pkey -pubout` and pyca/cryptography write it: LF line endings, \
+             64 columns, a final newline.",
+            pem.clone(),
+        ),
+        accepted(
+            "pem-lf-no-final-newline",
+            "The same PEM without its final newline.",
+            pem.trim_end_matches('\n').to_string(),
+        ),
+        accepted(
+            "pem-crlf",
+            "The same PEM with CRLF line endings (a file saved on Windows).",
+            crlf(&pem),
+        ),
+        accepted(
+            "pem-crlf-no-final-newline",
+            "CRLF PEM without its final line ending.",
+            crlf(pem.trim_end_matches('\n')),
+        ),
+        accepted(
+            "base64-one-line",
+            "Base64 of the DER on one line, as `openssl base64 -A` writes it and as the wire \
+             form's public_key field carries it.",
+            b64.clone(),
+        ),
+        accepted(
+            "base64-one-line-newline",
+            "The same line with a final newline.",
+            format!("{b64}\n"),
+        ),
+        accepted(
+            "base64-one-line-crlf",
+            "The same line with a final CRLF.",
+            format!("{b64}\r\n"),
+        ),
+        accepted(
+            "base64-wrapped",
+            "Base64 of the DER wrapped at 64 columns, as `openssl base64` writes it.",
+            wrapped.clone(),
+        ),
+        accepted(
+            "base64-wrapped-no-final-newline",
+            "The same without the final newline.",
+            wrapped.trim_end_matches('\n').to_string(),
+        ),
+        accepted(
+            "base64-wrapped-crlf",
+            "Wrapped base64 with CRLF line endings.",
+            crlf(&wrapped),
+        ),
+        refused(
+            "base64-unpadded",
+            "Base64 of the 3072-bit key c without its '=' padding (key a's 294-byte DER \
+             needs none).",
+            unpadded(&keys.c3072.public_key().to_base64())?,
+            "malformed_key_text",
+        ),
+        refused(
+            "base64-leading-spaces",
+            "Two spaces before the base64.",
+            format!("  {b64}"),
+            "malformed_key_text",
+        ),
+        refused(
+            "base64-trailing-space",
+            "A space after the base64.",
+            format!("{b64} "),
+            "malformed_key_text",
+        ),
+        refused(
+            "base64-url-alphabet",
+            "The URL-safe alphabet ('-' and '_' for '+' and '/').",
+            b64.replace('+', "-").replace('/', "_"),
+            "malformed_key_text",
+        ),
+        refused(
+            "base64-wrapped-76",
+            "Base64 wrapped at 76 columns (MIME): only 64 is accepted.",
+            wrapped_at(76),
+            "malformed_key_text",
+        ),
+        refused(
+            "pem-leading-spaces",
+            "PEM indented by two spaces.",
+            pem.lines().map(|l| format!("  {l}\n")).collect(),
+            "malformed_key_text",
+        ),
+        refused(
+            "pem-text-before",
+            "An explanatory line before the PEM document.",
+            format!("meter 42\n{pem}"),
+            "malformed_key_text",
+        ),
+        refused(
+            "pem-two-final-newlines",
+            "PEM followed by an empty line.",
+            format!("{pem}\n"),
+            "malformed_key_text",
+        ),
+        refused(
+            "pem-mixed-line-endings",
+            "PEM whose first line ends with CRLF and the others with LF.",
+            pem.replacen('\n', "\r\n", 1),
+            "malformed_key_text",
+        ),
+        refused(
+            "pem-blank-line",
+            "PEM with an empty line after the BEGIN line.",
+            pem.replacen('\n', "\n\n", 1),
+            "malformed_key_text",
+        ),
+        refused(
+            "pem-76-columns",
+            "PEM whose base64 lines are 76 characters wide.",
+            pem_76,
+            "malformed_key_text",
+        ),
+        refused(
+            "pem-rsa-public-key-label",
+            "The SubjectPublicKeyInfo under the PKCS#1 label RSA PUBLIC KEY.",
+            pem.replace("PUBLIC KEY", "RSA PUBLIC KEY"),
+            "malformed_key_text",
+        ),
+        refused(
+            "pem-no-end-line",
+            "PEM without its END line.",
+            pem_body
+                .get(..pem_body.len().saturating_sub(1))
+                .unwrap_or_default()
+                .iter()
+                .map(|l| format!("{l}\n"))
+                .collect(),
+            "malformed_key_text",
+        ),
+        refused(
+            "empty",
+            "No text at all.",
+            String::new(),
+            "malformed_key_text",
+        ),
+        refused(
+            "at-the-limit",
+            "Base64 of the key followed by spaces up to exactly 8192 bytes: within the bound, \
+             then refused for the spaces.",
+            format!("{b64}{}", " ".repeat(limit - b64.len())),
+            "malformed_key_text",
+        ),
+        refused(
+            "over-the-limit",
+            "Base64 of the key followed by spaces up to 8193 bytes: refused by length before \
+             anything else.",
+            format!("{b64}{}", " ".repeat(limit + 1 - b64.len())),
+            "key_text_too_large",
+        ),
+        refused(
+            "pem-8000-trailing-spaces",
+            "PEM followed by 8,000 spaces.",
+            format!("{pem}{}", " ".repeat(8000)),
+            "key_text_too_large",
+        ),
+        refused(
+            "pem-rsa1024",
+            "Well-formed PEM of a 1024-bit key: the text is fine, the key policy refuses it.",
+            pem_of(&keys.small_der),
+            "key_too_small",
+        ),
+        refused(
+            "base64-not-a-key",
+            "Canonical base64 of three zero bytes: the text is fine, the DER is not a key.",
+            "AAAA".into(),
+            "malformed_key",
+        ),
+    ];
+    Ok(json!({
+        "description": "Public key text (docs/spec.md section 7.1): parse input with \
+            PublicKey::from_text. A case with key_id must be accepted and give that key id; \
+            a case with expected_error must be refused with that code.",
+        "cases": cases,
+    }))
+}
+
+/// Base64 without its padding, failing loudly if it had none.
+fn unpadded(b64: &str) -> Result<String> {
+    let trimmed = b64.trim_end_matches('=');
+    if trimmed.len() == b64.len() {
+        return Err(format!("{b64} has no padding to remove"));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// PEM of any DER, with the PUBLIC KEY label, 64 columns and LF endings.
+fn pem_of(der: &[u8]) -> String {
+    let body: String = b64(der)
+        .as_bytes()
+        .chunks(64)
+        .map(|line| format!("{}\n", String::from_utf8_lossy(line)))
+        .collect();
+    format!("-----BEGIN PUBLIC KEY-----\n{body}-----END PUBLIC KEY-----\n")
+}
+
 /// The cases of a generated document.
 fn cases(doc: &Value) -> &[Value] {
     doc.get("cases")
@@ -658,7 +1068,7 @@ fn text(case: &Value, key: &str) -> String {
 }
 
 /// The human-readable companion: each valid case decoded field by field.
-fn readme(valid: &Value, invalid: &Value) -> Result<String> {
+fn readme(valid: &Value, invalid: &Value, key_text: &Value) -> Result<String> {
     use std::fmt::Write as _;
     let mut out = String::from(
         "# Test vectors\n\n\
@@ -668,7 +1078,11 @@ fn readme(valid: &Value, invalid: &Value) -> Result<String> {
          - `valid.json`: signed readings that every implementation must produce byte for \
          byte (signing is deterministic) and accept.\n\
          - `invalid.json`: inputs that every implementation must reject, each with the \
-         expected error code.\n\n\
+         expected error code.\n\
+         - `policy.json`: series of signed readings of one meter, with the outcome of the \
+         history rules at every step and the audit report of the whole series.\n\n\
+         - `key_text.json`: public key text in the forms OpenSSL and pyca/cryptography \
+         write, which must be accepted, and forms around them, which must be refused.\n\n\
          Reading fields in `valid.json` are decimal strings so that JavaScript's \
          `JSON.parse` keeps them exact; in the wire documents (`json`) they are JSON \
          integers, as the specification requires.\n\n\
@@ -745,6 +1159,21 @@ fn readme(valid: &Value, invalid: &Value) -> Result<String> {
             field("name"),
             field("kind"),
             field("expected_error"),
+            field("description")
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    out.push_str("\n## Key text cases\n\n| name | result | what it is |\n|---|---|---|\n");
+    for case in cases(key_text) {
+        let field = |k: &str| text(case, k);
+        let result = match case.get("expected_error").and_then(Value::as_str) {
+            Some(code) => format!("refused: `{code}`"),
+            None => "accepted".to_string(),
+        };
+        writeln!(
+            out,
+            "| `{}` | {result} | {} |",
+            field("name"),
             field("description")
         )
         .map_err(|e| e.to_string())?;

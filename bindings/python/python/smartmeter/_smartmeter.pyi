@@ -4,11 +4,14 @@ Everything here is re-exported by the package ``smartmeter``; import it from
 there. Checked against the built module by ``mypy.stubtest``.
 """
 
-from typing import ClassVar, Final, final
+from collections.abc import Sequence
+from typing import ClassVar, Final, Literal, Union, final
 
 __all__ = [
     "__version__",
     "ERROR_CODES",
+    "ERROR_CATALOGUE",
+    "FINDING_CODES",
     "MESSAGE_LEN",
     "MIN_KEY_BITS",
     "MAX_KEY_BITS",
@@ -25,13 +28,28 @@ __all__ = [
     "InvalidSignature",
     "KeyMismatch",
     "SigningError",
+    "AuditError",
+    "audit",
+    "AuditReport",
+    "GapFinding",
+    "DuplicateFinding",
+    "ConflictFinding",
+    "TimestampBackwardsFinding",
+    "RegisterDecreasedFinding",
+    "LateFinding",
 ]
 
 __version__: Final[str]
 """The package version, the Cargo version of the crate."""
 
 ERROR_CODES: Final[tuple[str, ...]]
-"""Every error code the core produces (docs/spec.md, section Errors)."""
+"""Every error code the core produces (docs/spec.md, section Errors), in catalogue order."""
+
+ERROR_CATALOGUE: Final[tuple[tuple[str, str, str], ...]]
+"""The core's error catalogue: ``(code, family, meaning)`` for every code, in the order of ERROR_CODES."""
+
+FINDING_CODES: Final[tuple[str, ...]]
+"""The finding codes of an audit report (docs/spec.md, section 3.4), in report order."""
 
 MESSAGE_LEN: Final[int]
 """Length of a canonical message in bytes (82)."""
@@ -79,6 +97,9 @@ class KeyMismatch(VerificationError):
 class SigningError(SmartMeterError):
     """The private-key operation failed (``signing_failed``)."""
 
+class AuditError(SmartMeterError):
+    """The readings given to ``audit`` are not one meter's (``mixed_meters``)."""
+
 @final
 class PublicKey:
     """A meter's RSA public key, checked against the key policy.
@@ -88,8 +109,18 @@ class PublicKey:
     """
 
     @staticmethod
+    def from_text(data: str | bytes | bytearray) -> PublicKey:
+        """Parse key text as OpenSSL and pyca/cryptography write it.
+
+        A ``-----BEGIN PUBLIC KEY-----`` PEM document, or base64 of the DER on
+        one line or wrapped at 64 columns; LF or CRLF line endings, the last
+        one optional; at most 8192 bytes. Raises InvalidKey
+        (``malformed_key_text``, ``key_text_too_large`` or a key policy code).
+        """
+
+    @staticmethod
     def from_pem(data: str | bytes | bytearray) -> PublicKey:
-        """Parse a ``-----BEGIN PUBLIC KEY-----`` PEM document. Raises InvalidKey."""
+        """Parse a ``-----BEGIN PUBLIC KEY-----`` PEM document (the PEM form of ``from_text``). Raises InvalidKey."""
 
     @staticmethod
     def from_der(data: bytes) -> PublicKey:
@@ -119,7 +150,9 @@ class PublicKey:
     def verify(self, signed: SignedReading) -> VerifiedReading:
         """Verify a signed reading against this key and return the verified reading.
 
-        Raises KeyMismatch or InvalidSignature. Releases the GIL.
+        Raises InvalidKey when the reading names another key and carries a key
+        outside the key policy, KeyMismatch when it names another key,
+        InvalidSignature when the signature does not verify. Releases the GIL.
         """
 
     def __eq__(self, other: object, /) -> bool: ...
@@ -169,7 +202,7 @@ class SignedReading:
 
     @staticmethod
     def from_json(data: str | bytes | bytearray) -> SignedReading:
-        """Parse the JSON wire form strictly. Raises MalformedReading or InvalidKey."""
+        """Parse the JSON wire form strictly (the carried key is parsed only when needed). Raises MalformedReading."""
 
     def to_json(self) -> str:
         """The JSON wire form: compact, fields in specification order."""
@@ -199,7 +232,10 @@ class SignedReading:
 
     @property
     def public_key(self) -> PublicKey:
-        """The public key the reading carries (not necessarily a registered one)."""
+        """The public key the reading carries (not necessarily a registered one).
+
+        Parsed on access; raises InvalidKey when it is outside the key policy.
+        """
 
     @property
     def key_id(self) -> str:
@@ -281,6 +317,202 @@ class Message:
     @property
     def wh_exported(self) -> int:
         """Cumulative energy exported to the grid, in Wh."""
+
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+def audit(readings: Sequence[VerifiedReading]) -> AuditReport:
+    """Audit verified readings of one meter, in any order (normally arrival order).
+
+    Raises AuditError (``mixed_meters``) for readings of more than one key,
+    TypeError for an item that is not a VerifiedReading. Releases the GIL.
+    """
+
+@final
+class GapFinding:
+    """Sequence numbers ``first_missing..=last_missing`` are missing (code ``gap``)."""
+
+    @property
+    def code(self) -> Literal["gap"]:
+        """The finding code."""
+
+    @property
+    def first_missing(self) -> int:
+        """The lowest missing sequence number."""
+
+    @property
+    def last_missing(self) -> int:
+        """The highest missing sequence number."""
+
+    @property
+    def missing(self) -> int:
+        """How many sequence numbers are missing."""
+
+    @property
+    def previous(self) -> int:
+        """Index of the reading just below the gap."""
+
+    @property
+    def next(self) -> int:
+        """Index of the reading just above the gap."""
+
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
+class DuplicateFinding:
+    """The reading at ``index`` repeats the one at ``original`` (code ``duplicate``)."""
+
+    @property
+    def code(self) -> Literal["duplicate"]:
+        """The finding code."""
+
+    @property
+    def sequence(self) -> int:
+        """The sequence number of both."""
+
+    @property
+    def index(self) -> int:
+        """Index of the repeat."""
+
+    @property
+    def original(self) -> int:
+        """Index of the earliest reading with the same values."""
+
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
+class ConflictFinding:
+    """Two different readings with one sequence number: the key signed twice (code ``conflict``)."""
+
+    @property
+    def code(self) -> Literal["conflict"]:
+        """The finding code."""
+
+    @property
+    def sequence(self) -> int:
+        """The sequence number both carry."""
+
+    @property
+    def index(self) -> int:
+        """Index of the conflicting reading."""
+
+    @property
+    def first(self) -> int:
+        """Index of the first reading with this sequence number."""
+
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
+class TimestampBackwardsFinding:
+    """A timestamp before that of the next lower sequence number (code ``timestamp_backwards``)."""
+
+    @property
+    def code(self) -> Literal["timestamp_backwards"]:
+        """The finding code."""
+
+    @property
+    def sequence(self) -> int:
+        """The sequence number of the reading at ``index``."""
+
+    @property
+    def index(self) -> int:
+        """Index of the reading whose timestamp is too early."""
+
+    @property
+    def previous(self) -> int:
+        """Index of the reading with the next lower sequence number."""
+
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
+class RegisterDecreasedFinding:
+    """A register lower than at the next lower sequence number (code ``register_decreased``)."""
+
+    @property
+    def code(self) -> Literal["register_decreased"]:
+        """The finding code."""
+
+    @property
+    def register(self) -> Literal["wh_imported", "wh_exported"]:
+        """Which register decreased."""
+
+    @property
+    def sequence(self) -> int:
+        """The sequence number of the reading at ``index``."""
+
+    @property
+    def index(self) -> int:
+        """Index of the reading whose register is lower."""
+
+    @property
+    def previous(self) -> int:
+        """Index of the reading with the next lower sequence number."""
+
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+@final
+class LateFinding:
+    """A reading that arrived after a higher sequence number (code ``late``)."""
+
+    @property
+    def code(self) -> Literal["late"]:
+        """The finding code."""
+
+    @property
+    def sequence(self) -> int:
+        """The sequence number of the late reading."""
+
+    @property
+    def index(self) -> int:
+        """Index of the late reading."""
+
+    @property
+    def after(self) -> int:
+        """Index of the first reading with the highest sequence number that arrived before it."""
+
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+_Finding = Union[
+    GapFinding,
+    DuplicateFinding,
+    ConflictFinding,
+    TimestampBackwardsFinding,
+    RegisterDecreasedFinding,
+    LateFinding,
+]
+
+@final
+class AuditReport:
+    """What ``audit`` found in a list of readings of one meter (docs/spec.md, section 3.4)."""
+
+    @property
+    def key_id(self) -> str | None:
+        """The key id of the readings (64 lowercase hex digits); None for an empty list."""
+
+    @property
+    def readings(self) -> int:
+        """How many readings the list holds, repeats included."""
+
+    @property
+    def lowest_sequence(self) -> int | None:
+        """The lowest sequence number present; None for an empty list."""
+
+    @property
+    def highest_sequence(self) -> int | None:
+        """The highest sequence number present; None for an empty list."""
+
+    @property
+    def findings(self) -> tuple[_Finding, ...]:
+        """Every irregularity, in the report's order (by code, then sequence number)."""
+
+    def to_json(self) -> str:
+        """The report as compact JSON (docs/spec.md, section 3.4)."""
 
     def __eq__(self, other: object, /) -> bool: ...
     __hash__: ClassVar[None]  # type: ignore[assignment]
