@@ -38,6 +38,10 @@ pub const DEFAULT_MAX_CLOCK_SKEW_SECS: u64 = 300;
 pub const DEFAULT_DB_POOL_SIZE: usize = 16;
 /// Default of `--commit-group-max`.
 pub const DEFAULT_COMMIT_GROUP_MAX: usize = 512;
+/// Default of `--commit-workers`.
+pub const DEFAULT_COMMIT_WORKERS: usize = 4;
+/// Default of `--retention-days`: off.
+pub const DEFAULT_RETENTION_DAYS: u32 = 0;
 /// Default of `--rate-limit-burst`: far above a real meter (one reading
 /// every few seconds at most), enough for a backlog batch of 256.
 pub const DEFAULT_RATE_LIMIT_BURST: u32 = 300;
@@ -97,6 +101,18 @@ pub struct Config {
     #[arg(long, env = "SMARTMETER_COMMIT_GROUP_MAX", default_value_t = DEFAULT_COMMIT_GROUP_MAX)]
     pub commit_group_max: usize,
 
+    /// Commit workers, each with its own database connection: how many
+    /// groups are judged and stored at once. Fewer workers make larger
+    /// groups (fewer statements and WAL flushes per reading).
+    #[arg(long, env = "SMARTMETER_COMMIT_WORKERS", default_value_t = DEFAULT_COMMIT_WORKERS)]
+    pub commit_workers: usize,
+
+    /// Keep readings whose timestamp is at most this many days old: older
+    /// month partitions are dropped whole (never row by row). 0 keeps
+    /// everything.
+    #[arg(long, env = "SMARTMETER_RETENTION_DAYS", default_value_t = DEFAULT_RETENTION_DAYS)]
+    pub retention_days: u32,
+
     /// Readings a meter may send at once after a quiet period (per-meter
     /// token bucket); over the limit a reading gets 429 `rate_limited`.
     /// 0 turns the limit off.
@@ -154,6 +170,8 @@ impl Config {
             max_clock_skew_secs: DEFAULT_MAX_CLOCK_SKEW_SECS,
             db_pool_size: DEFAULT_DB_POOL_SIZE,
             commit_group_max: DEFAULT_COMMIT_GROUP_MAX,
+            commit_workers: DEFAULT_COMMIT_WORKERS,
+            retention_days: DEFAULT_RETENTION_DAYS,
             rate_limit_burst: DEFAULT_RATE_LIMIT_BURST,
             rate_limit_per_sec: DEFAULT_RATE_LIMIT_PER_SEC,
             rate_limit_meters: DEFAULT_RATE_LIMIT_METERS,
@@ -161,6 +179,19 @@ impl Config {
             dashboard_dir: None,
             dev_mode: false,
         })
+    }
+
+    /// The core's history rules with this server's clock skew.
+    pub fn policy(&self) -> smartmeter_core::policy::Policy {
+        smartmeter_core::policy::Policy {
+            max_clock_skew_ms: self.max_clock_skew_secs.saturating_mul(1000),
+        }
+    }
+
+    /// How long readings are kept, when retention is on.
+    pub fn retention(&self) -> Option<std::time::Duration> {
+        (self.retention_days > 0)
+            .then(|| std::time::Duration::from_secs(u64::from(self.retention_days) * 86_400))
     }
 
     /// The rate limiter's settings.

@@ -252,7 +252,7 @@ impl From<CommitError> for ApiError {
     fn from(e: CommitError) -> Self {
         match e {
             CommitError::Database(_) => Self::database(&e),
-            CommitError::Stopped => Self::internal(&e),
+            CommitError::Stopped | CommitError::Clock => Self::internal(&e),
         }
     }
 }

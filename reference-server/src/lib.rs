@@ -22,6 +22,7 @@ pub mod dashboard;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod judge;
 pub mod logging;
 pub mod meters;
 pub mod metrics;
@@ -29,6 +30,8 @@ pub mod ops;
 pub mod ratelimit;
 pub mod readings;
 pub mod state;
+pub mod states;
+pub mod upkeep;
 
 use std::sync::Arc;
 
@@ -106,11 +109,8 @@ fn base(shared: &Arc<Shared>, figment: Figment, listener: Listener) -> Rocket<Bu
 pub fn build_public(shared: &Arc<Shared>) -> Rocket<Build> {
     let figment = figment(shared, shared.config.public_addr);
     let rocket = base(shared, figment, Listener::public)
-        .attach(committer::fairing(
-            shared.config.db_pool_size,
-            shared.config.commit_group_max,
-            Arc::clone(&shared.metrics),
-        ))
+        .attach(committer::fairing(shared))
+        .attach(upkeep::fairing(shared))
         .mount("/", readings::public_routes())
         .mount("/", meters::read_routes())
         .mount("/", ops::public_routes());

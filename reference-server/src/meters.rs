@@ -160,6 +160,7 @@ async fn revoke(
     let row = db::revoke(&*conn, &key_id).await?;
     shared.cache.invalidate(&key_id);
     let row = row.ok_or_else(|| not_found(&key_id))?;
+    shared.states.update(row.id, row.state);
     tracing::info!(key_id = %key_id, "revoked meter");
     Ok(Json(MeterView::from(&row)))
 }

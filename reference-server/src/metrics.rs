@@ -75,6 +75,26 @@ pub enum PoolName {
     commit,
 }
 
+/// Why the committer read a meter's state from the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelValue)]
+#[expect(
+    non_camel_case_types,
+    reason = "the variants are the label values, lowercase"
+)]
+pub enum Refresh {
+    /// The state was not cached.
+    miss,
+    /// A reading below the last sequence needs its stored neighbours.
+    neighbours,
+    /// The compare-and-set failed: another writer stored readings first.
+    conflict,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RefreshLabel {
+    reason: Refresh,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct ListenerLabel {
     listener: Listener,
@@ -99,6 +119,7 @@ pub struct Metrics {
     duplicates: Counter,
     gaps: Counter,
     gap_readings: Counter,
+    late: Counter,
     rejected: Family<CodeLabel, Counter>,
     verify: Histogram,
     latency: HistogramFamily<ListenerLabel>,
@@ -108,6 +129,8 @@ pub struct Metrics {
     cache_entries: Gauge<i64, AtomicI64>,
     cache_hits: Counter,
     cache_misses: Counter,
+    state_entries: Gauge<i64, AtomicI64>,
+    state_reads: Family<RefreshLabel, Counter>,
     pool_wait: HistogramFamily<PoolLabel>,
     rate_limit_buckets: Gauge<i64, AtomicI64>,
 }
@@ -126,6 +149,7 @@ impl Default for Metrics {
             duplicates: Counter::default(),
             gaps: Counter::default(),
             gap_readings: Counter::default(),
+            late: Counter::default(),
             rejected: Family::default(),
             verify: durations(),
             latency: Family::new_with_constructor(durations),
@@ -135,6 +159,8 @@ impl Default for Metrics {
             cache_entries: Gauge::default(),
             cache_hits: Counter::default(),
             cache_misses: Counter::default(),
+            state_entries: Gauge::default(),
+            state_reads: Family::default(),
             pool_wait: Family::new_with_constructor(durations),
             rate_limit_buckets: Gauge::default(),
         };
@@ -164,6 +190,11 @@ impl Default for Metrics {
             "smartmeter_sequence_gap_readings",
             "Sequence numbers skipped by gaps",
             m.gap_readings.clone(),
+        );
+        r.register(
+            "smartmeter_readings_late",
+            "Readings stored below their meter's last sequence, filling a recorded gap",
+            m.late.clone(),
         );
         r.register(
             "smartmeter_verify_seconds",
@@ -206,6 +237,16 @@ impl Default for Metrics {
             m.cache_misses.clone(),
         );
         r.register(
+            "smartmeter_state_cache_entries",
+            "Meters whose last accepted state is cached",
+            m.state_entries.clone(),
+        );
+        r.register(
+            "smartmeter_state_reads",
+            "Meter states (and late readings' stored neighbours) read from the database while judging, by reason",
+            m.state_reads.clone(),
+        );
+        r.register(
             "smartmeter_db_pool_wait_seconds",
             "Time waited for a database connection, by pool",
             m.pool_wait.clone(),
@@ -224,6 +265,9 @@ impl Default for Metrics {
         for code in client_errors.chain(smartmeter_core::ERROR_CODES.iter().copied()) {
             let _ = m.rejected.get_or_create(&CodeLabel { code });
         }
+        for reason in [Refresh::miss, Refresh::neighbours, Refresh::conflict] {
+            let _ = m.state_reads.get_or_create(&RefreshLabel { reason });
+        }
         for listener in [Listener::public, Listener::operator] {
             let _ = m.in_flight.get_or_create(&ListenerLabel { listener });
             let _ = m.latency.get_or_create(&ListenerLabel { listener });
@@ -233,13 +277,23 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// A reading was stored.
-    pub fn accepted(&self, gap: u64) {
+    /// A reading was stored: `late` when it filled a recorded gap (then its
+    /// gap is not a new one and is not counted).
+    pub fn accepted(&self, gap: u64, late: bool) {
         self.accepted.inc();
-        if gap > 0 {
+        if late {
+            self.late.inc();
+        } else if gap > 0 {
             self.gaps.inc();
             self.gap_readings.inc_by(gap);
         }
+    }
+
+    /// `n` meter states or neighbour sets were read from the database.
+    pub fn refreshed(&self, reason: Refresh, n: usize) {
+        self.state_reads
+            .get_or_create(&RefreshLabel { reason })
+            .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
     }
 
     /// An exact re-send of a stored reading was acknowledged.
@@ -286,11 +340,18 @@ impl Metrics {
         self.pool_wait.get_or_create_owned(&PoolLabel { pool })
     }
 
-    /// The Prometheus text, with the sizes of the key cache and of the
-    /// rate limiter's table as they are now.
-    pub fn render(&self, cache_entries: usize, rate_limit_buckets: usize) -> String {
+    /// The Prometheus text, with the sizes of the key cache, of the state
+    /// cache and of the rate limiter's table as they are now.
+    pub fn render(
+        &self,
+        cache_entries: usize,
+        state_entries: usize,
+        rate_limit_buckets: usize,
+    ) -> String {
         self.cache_entries
             .set(i64::try_from(cache_entries).unwrap_or(i64::MAX));
+        self.state_entries
+            .set(i64::try_from(state_entries).unwrap_or(i64::MAX));
         self.rate_limit_buckets
             .set(i64::try_from(rate_limit_buckets).unwrap_or(i64::MAX));
         let mut out = String::with_capacity(8192);

@@ -44,9 +44,11 @@ async fn health(db: &State<Db>) -> Result<Json<Health>, ApiError> {
 fn metrics(_op: Operator, shared: &State<Arc<Shared>>) -> Result<(ContentType, String), ApiError> {
     let ct = ContentType::parse_flexible(crate::metrics::CONTENT_TYPE)
         .ok_or_else(|| ApiError::internal(&"the metrics content type does not parse"))?;
-    let text = shared
-        .metrics
-        .render(shared.cache.len(), shared.limiter.len());
+    let text = shared.metrics.render(
+        shared.cache.len(),
+        shared.states.len(),
+        shared.limiter.len(),
+    );
     Ok((ct, text))
 }
 

@@ -7,9 +7,11 @@ use crate::cache::KeyCache;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
+use crate::states::MeterStates;
 
 /// State shared by both listeners of one process: configuration, tokens,
-/// the cache of registered keys, the rate limiter and the metrics.
+/// the caches of registered keys and of meters' states, the rate limiter
+/// and the metrics.
 #[derive(Debug)]
 pub struct Shared {
     /// The configuration.
@@ -18,6 +20,8 @@ pub struct Shared {
     pub tokens: Tokens,
     /// Registered keys by key id.
     pub cache: KeyCache,
+    /// Each meter's last accepted state, by meter id.
+    pub states: Arc<MeterStates>,
     /// Per-meter token buckets.
     pub limiter: RateLimiter,
     /// Counters and histograms.
@@ -52,6 +56,7 @@ impl Shared {
             limiter: RateLimiter::new(config.rate_limits()),
             config,
             cache: KeyCache::default(),
+            states: Arc::default(),
             metrics: Arc::default(),
         }))
     }

@@ -1,10 +1,12 @@
-//! PostgreSQL: the pool (with TLS), the migrations, the queries and the
-//! store of verified readings.
+//! PostgreSQL: the pool (with TLS), the migrations, the time partitions,
+//! the queries of the routes and the two set-based statements of ingest.
 //!
 //! This layer knows nothing of HTTP: it returns [`DbError`] (and
 //! [`RegisterError`] for a registration), which the routes map to API errors.
 
+pub mod bigint;
 pub mod migrate;
+pub mod partitions;
 pub mod pool;
 pub mod queries;
 pub mod store;
@@ -20,7 +22,6 @@ pub use queries::{
     MeterRow, ReadingQuery, StoredReading, latest_reading, list_meters, meter_by_key, ping,
     readings, register, revoke,
 };
-pub use store::{NewReading, Outcome, store};
 
 /// The handlers' connection pool, configured from Rocket's `databases.smartmeter`.
 #[derive(Database)]

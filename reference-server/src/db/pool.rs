@@ -286,7 +286,9 @@ impl ServerCertVerifier for EncryptOnly {
     }
 }
 
-/// A pool of PostgreSQL connections over TLS as configured.
+/// A pool of PostgreSQL connections over TLS as configured. Clones share
+/// the connections.
+#[derive(Clone)]
 pub struct PgPool {
     pool: deadpool_postgres::Pool,
     wait: OnceLock<Histogram>,

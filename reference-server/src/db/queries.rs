@@ -1,15 +1,17 @@
 //! The queries of the routes: registration, revocation, and the reads.
 //!
-//! The u64 values of a reading are stored as `NUMERIC(20,0)` (PostgreSQL
-//! has no unsigned 64-bit type) and cross the wire as decimal text, so the
-//! whole `u64` range is stored exactly.
+//! The u64 values of a reading are stored as BIGINT offset by 2^63
+//! ([`super::bigint`]), so the whole `u64` range is stored exactly and
+//! compared as plain integers.
 
 use rocket_db_pools::deadpool_postgres::{GenericClient, tokio_postgres};
 use smartmeter_core::{Algorithm, KeyId, PublicKey, Reading, SignedReading};
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
+use super::bigint::{from_db, to_db};
 use super::{DbError, RegisterError};
+use crate::states::MeterState;
 
 /// A registered meter as stored.
 #[derive(Debug, Clone)]
@@ -26,8 +28,11 @@ pub struct MeterRow {
     pub revoked_at: Option<String>,
     /// Stored readings.
     pub readings_count: i64,
-    /// Accepted readings whose sequence skipped ahead.
+    /// Accepted readings whose sequence skipped ahead (late readings that
+    /// fill a gap are not counted).
     pub gap_count: i64,
+    /// The history state: version, last accepted reading, revoked.
+    pub state: MeterState,
 }
 
 /// A stored reading with its signature, ready for re-verification.
@@ -55,8 +60,25 @@ const METER_COLUMNS: &str = concat!(
     rfc3339!("registered_at"),
     ", ",
     rfc3339!("revoked_at"),
-    ", readings_count, gap_count"
+    ", readings_count, gap_count, version, revoked_at IS NOT NULL, ",
+    "last_sequence, last_timestamp_ms, last_wh_imported, last_wh_exported"
 );
+
+/// The reading stored in four BIGINT columns from `first` on, all NULL
+/// before a meter's first reading.
+pub(super) fn reading_cols(row: &Row, first: usize) -> Result<Option<Reading>, DbError> {
+    let col = |i: usize| -> Result<Option<i64>, DbError> { Ok(row.try_get(first + i)?) };
+    Ok(match (col(0)?, col(1)?, col(2)?, col(3)?) {
+        (Some(s), Some(t), Some(i), Some(e)) => Some(Reading {
+            sequence: from_db(s),
+            timestamp_ms: from_db(t),
+            wh_imported: from_db(i),
+            wh_exported: from_db(e),
+        }),
+        (None, None, None, None) => None,
+        _ => return Err(DbError::corrupt("a last reading with NULL values")),
+    })
+}
 
 fn meter_from_row(row: &Row) -> Result<MeterRow, DbError> {
     let der: Vec<u8> = row.try_get(2)?;
@@ -69,6 +91,11 @@ fn meter_from_row(row: &Row) -> Result<MeterRow, DbError> {
         revoked_at: row.try_get(4)?,
         readings_count: row.try_get(5)?,
         gap_count: row.try_get(6)?,
+        state: MeterState {
+            version: row.try_get(7)?,
+            revoked: row.try_get(8)?,
+            last: reading_cols(row, 9)?,
+        },
     })
 }
 
@@ -177,22 +204,13 @@ pub async fn list_meters(
 }
 
 const READING_COLUMNS: &str = concat!(
-    "sequence::text, timestamp_ms::text, wh_imported::text, wh_exported::text, algorithm, signature, ",
+    "sequence, timestamp_ms, wh_imported, wh_exported, algorithm, signature, ",
     rfc3339!("received_at")
 );
 
-fn u64_col(row: &Row, i: usize) -> Result<u64, DbError> {
-    let text: String = row.try_get(i)?;
-    text.parse().map_err(|_| DbError::corrupt("u64 column"))
-}
-
 fn reading_from_row(row: &Row, key: &PublicKey) -> Result<StoredReading, DbError> {
-    let reading = Reading {
-        sequence: u64_col(row, 0)?,
-        timestamp_ms: u64_col(row, 1)?,
-        wh_imported: u64_col(row, 2)?,
-        wh_exported: u64_col(row, 3)?,
-    };
+    let reading =
+        reading_cols(row, 0)?.ok_or_else(|| DbError::corrupt("a reading with NULL values"))?;
     let algorithm: i16 = row.try_get(4)?;
     let algorithm = u64::try_from(algorithm)
         .ok()
@@ -218,6 +236,15 @@ pub struct ReadingQuery {
     pub limit: u32,
 }
 
+/// The SQL of [`readings`]: every bound inclusive, so that "no bound" is
+/// the end of the BIGINT range and one plan serves every query. The time
+/// bounds prune the month partitions (at run time too, with a generic
+/// plan); each remaining partition is read through its unique index on
+/// `(meter_id, sequence)`, in sequence order.
+pub const READINGS_SQL: &str = "FROM readings WHERE meter_id = $1
+   AND timestamp_ms BETWEEN $2 AND $3 AND sequence >= $4
+ ORDER BY sequence LIMIT $5";
+
 /// Readings of a meter in sequence order.
 ///
 /// # Errors
@@ -227,25 +254,24 @@ pub async fn readings(
     meter: &MeterRow,
     q: ReadingQuery,
 ) -> Result<Page<StoredReading>, DbError> {
-    let sql = format!(
-        "SELECT {READING_COLUMNS} FROM readings WHERE meter_id = $1
-           AND ($2::text IS NULL OR timestamp_ms >= $2::text::numeric)
-           AND ($3::text IS NULL OR timestamp_ms < $3::text::numeric)
-           AND ($4::text IS NULL OR sequence > $4::text::numeric)
-         ORDER BY readings.sequence LIMIT $5"
-    );
+    // Inclusive bounds; an empty range needs no query.
+    let from = to_db(q.from.unwrap_or(0));
+    let to = match q.to {
+        None => i64::MAX,
+        Some(0) => return Ok(Page::of(Vec::new(), q.limit)),
+        Some(t) => to_db(t - 1),
+    };
+    let first = match q.after {
+        None => i64::MIN,
+        Some(u64::MAX) => return Ok(Page::of(Vec::new(), q.limit)),
+        Some(a) => to_db(a + 1),
+    };
+    let sql = format!("SELECT {READING_COLUMNS} {READINGS_SQL}");
     let stmt = client.prepare_cached(&sql).await?;
-    let text = |v: Option<u64>| v.map(|v| v.to_string());
     let rows = client
         .query(
             &stmt,
-            &[
-                &meter.id,
-                &text(q.from),
-                &text(q.to),
-                &text(q.after),
-                &(i64::from(q.limit) + 1),
-            ],
+            &[&meter.id, &from, &to, &first, &(i64::from(q.limit) + 1)],
         )
         .await?;
     let rows = rows
@@ -255,7 +281,10 @@ pub async fn readings(
     Ok(Page::of(rows, q.limit))
 }
 
-/// The reading with the highest sequence of a meter.
+/// The reading with the highest sequence of a meter: its last accepted
+/// reading (late readings lie below it), found by its sequence and, for the
+/// partition, its timestamp. `None` before the first reading, or when
+/// retention has dropped it.
 ///
 /// # Errors
 /// A [`DbError`].
@@ -263,11 +292,19 @@ pub async fn latest_reading(
     client: &impl GenericClient,
     meter: &MeterRow,
 ) -> Result<Option<StoredReading>, DbError> {
+    let Some(last) = meter.state.last else {
+        return Ok(None);
+    };
     let sql = format!(
-        "SELECT {READING_COLUMNS} FROM readings WHERE meter_id = $1 ORDER BY readings.sequence DESC LIMIT 1"
+        "SELECT {READING_COLUMNS} FROM readings WHERE meter_id = $1 AND sequence = $2 AND timestamp_ms = $3"
     );
     let stmt = client.prepare_cached(&sql).await?;
-    let row = client.query_opt(&stmt, &[&meter.id]).await?;
+    let row = client
+        .query_opt(
+            &stmt,
+            &[&meter.id, &to_db(last.sequence), &to_db(last.timestamp_ms)],
+        )
+        .await?;
     row.as_ref()
         .map(|r| reading_from_row(r, &meter.public_key))
         .transpose()

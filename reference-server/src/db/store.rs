@@ -1,137 +1,264 @@
-//! The store of verified readings: one transaction for a whole commit
-//! group, which the committer hands over as borrowed readings (no copy).
+//! The two set-based statements of ingest: one reads what judging needs
+//! (meters' states and the stored neighbours of late readings), one stores
+//! a whole commit group. Each is a single statement, so each is one round
+//! trip and, in autocommit, its own transaction: the write is committed when
+//! its answer arrives.
+//!
+//! The write is a compare-and-set per meter on `meters.version`, which every
+//! accepted reading increments: it stores a meter's readings only if nothing
+//! was stored for that meter since the version they were judged against.
+//! This serialises all writers of one meter, in any number of processes,
+//! late readings included (they do not move the last sequence, but they do
+//! move the version). Rows are locked in meter id order, so concurrent
+//! writers never deadlock.
 
-use rocket_db_pools::deadpool_postgres;
-use smartmeter_core::{KeyId, Reading};
+use rocket_db_pools::deadpool_postgres::GenericClient;
+use smartmeter_core::policy::Around;
+use smartmeter_core::{Reading, VerifiedReading};
 
 use super::DbError;
+use super::bigint::{from_db, to_db};
+use super::queries::reading_cols;
+use crate::states::MeterState;
 
-/// A verified reading on its way into the database.
-#[derive(Debug)]
-pub struct NewReading {
-    /// Database id of the meter whose key verified it.
-    pub meter_id: i64,
-    /// Key id of that meter.
-    pub key_id: KeyId,
-    /// The verified values.
-    pub reading: Reading,
-    /// The algorithm id.
-    pub algorithm: u8,
-    /// The verified signature.
-    pub signature: Vec<u8>,
-}
+/// The read: for each `(meter, sequence)` pair, the meter's state and, when
+/// the sequence is not NULL, the stored readings at, just below and just
+/// above it. One statement, so one snapshot: the neighbours belong to the
+/// version returned with them.
+const REFRESH: &str = "
+SELECT q.meter_id, m.version, m.revoked_at IS NOT NULL,
+       m.last_sequence, m.last_timestamp_ms, m.last_wh_imported, m.last_wh_exported,
+       q.seq,
+       at.sequence, at.timestamp_ms, at.wh_imported, at.wh_exported,
+       b.sequence, b.timestamp_ms, b.wh_imported, b.wh_exported,
+       a.sequence, a.timestamp_ms, a.wh_imported, a.wh_exported
+  FROM unnest($1::int8[], $2::int8[]) AS q(meter_id, seq)
+  LEFT JOIN meters m ON m.id = q.meter_id
+  LEFT JOIN LATERAL (
+    SELECT sequence, timestamp_ms, wh_imported, wh_exported FROM readings r
+     WHERE r.meter_id = q.meter_id AND r.sequence = q.seq LIMIT 1) at ON true
+  LEFT JOIN LATERAL (
+    SELECT sequence, timestamp_ms, wh_imported, wh_exported FROM readings r
+     WHERE r.meter_id = q.meter_id AND r.sequence < q.seq ORDER BY r.sequence DESC LIMIT 1) b ON true
+  LEFT JOIN LATERAL (
+    SELECT sequence, timestamp_ms, wh_imported, wh_exported FROM readings r
+     WHERE r.meter_id = q.meter_id AND r.sequence > q.seq ORDER BY r.sequence LIMIT 1) a ON true";
 
-/// A policy refusal by the database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// The sequence is not after the last stored one and the reading is not
-    /// an exact re-send.
-    StaleSequence,
-    /// The timestamp is before the last stored one.
-    TimestampBackwards,
-    /// A register is lower than in the last stored reading.
-    RegisterDecreased,
-    /// The meter is revoked (seen by the database even where this process's
-    /// cache is stale).
-    Revoked,
-    /// The meter is gone from the database.
-    UnknownMeter,
-}
+/// The write. `q` has one row per meter of the group: the version judged
+/// against, the readings to store (`n`, possibly 0), the gaps and the new
+/// last reading (NULLs when it did not move). Meters with readings to store
+/// are locked in id order and moved to version + n if still at the
+/// expected version and not revoked; the readings of exactly those meters
+/// are inserted. Meters with nothing to store are only checked. The answer
+/// lists the meters whose version matched.
+const WRITE: &str = "
+WITH q AS MATERIALIZED (
+  SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[],
+                       $5::int8[], $6::int8[], $7::int8[], $8::int8[])
+      AS q(id, expected, n, gaps, seq, ts, imp, exp)
+), locked AS (
+  SELECT m.id FROM meters m
+   WHERE m.id IN (SELECT id FROM q WHERE n > 0)
+   ORDER BY m.id FOR NO KEY UPDATE
+), cas AS (
+  UPDATE meters m
+     SET version = m.version + q.n,
+         readings_count = m.readings_count + q.n,
+         gap_count = m.gap_count + q.gaps,
+         last_sequence = COALESCE(q.seq, m.last_sequence),
+         last_timestamp_ms = COALESCE(q.ts, m.last_timestamp_ms),
+         last_wh_imported = COALESCE(q.imp, m.last_wh_imported),
+         last_wh_exported = COALESCE(q.exp, m.last_wh_exported)
+    FROM q
+   WHERE m.id = q.id AND q.n > 0 AND m.id IN (SELECT id FROM locked)
+     AND m.version = q.expected AND m.revoked_at IS NULL
+  RETURNING m.id
+), checked AS (
+  SELECT m.id FROM meters m JOIN q ON m.id = q.id
+   WHERE q.n = 0 AND m.version = q.expected AND m.revoked_at IS NULL
+), stored AS (
+  INSERT INTO readings (meter_id, sequence, timestamp_ms, wh_imported, wh_exported, algorithm, signature)
+  SELECT r.* FROM unnest($9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::int8[],
+                         $14::int2[], $15::bytea[])
+      AS r(meter_id, sequence, timestamp_ms, wh_imported, wh_exported, algorithm, signature)
+   WHERE r.meter_id IN (SELECT id FROM cas)
+)
+SELECT id FROM cas UNION ALL SELECT id FROM checked";
 
-/// What the database did with one reading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Stored; `gap` sequence numbers were skipped since the previous one.
-    Accepted {
-        /// Skipped sequence numbers.
-        gap: u64,
-    },
-    /// An exact re-send of a stored reading; nothing stored.
-    Duplicate,
-    /// Refused by the policy.
-    Rejected(Refusal),
-}
-
-fn outcome_of(code: &str, sequence: u64, previous: Option<&str>) -> Result<Outcome, DbError> {
-    Ok(match code {
-        "accepted" => {
-            let gap = match previous {
-                None => 0,
-                Some(p) => {
-                    let p: u64 = p
-                        .parse()
-                        .map_err(|_| DbError::corrupt("previous sequence"))?;
-                    sequence.saturating_sub(p).saturating_sub(1)
-                }
-            };
-            Outcome::Accepted { gap }
-        }
-        "duplicate" => Outcome::Duplicate,
-        "meter_revoked" => Outcome::Rejected(Refusal::Revoked),
-        "stale_sequence" => Outcome::Rejected(Refusal::StaleSequence),
-        "timestamp_backwards" => Outcome::Rejected(Refusal::TimestampBackwards),
-        "register_decreased" => Outcome::Rejected(Refusal::RegisterDecreased),
-        "unknown_meter" => Outcome::Rejected(Refusal::UnknownMeter),
-        _ => return Err(DbError::corrupt("store outcome")),
-    })
-}
-
-/// Stores readings in one transaction, in the given order, and commits.
-///
-/// The rows of every meter involved are locked first, in id order, so that
-/// concurrent transactions (of this process or another) never deadlock; the
-/// per-reading policy runs in `smartmeter_store_reading` under that lock.
+/// Locks the rows of `meters` in id order until the end of the caller's
+/// transaction: the retry of a failed compare-and-set then judges and
+/// stores against a state nobody else can move.
 ///
 /// # Errors
-/// A database error: then nothing is committed.
-pub async fn store(
-    client: &mut deadpool_postgres::Object,
-    items: &[&NewReading],
-) -> Result<Vec<Outcome>, DbError> {
-    let mut ids: Vec<i64> = items.iter().map(|i| i.meter_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let tx = client.transaction().await?;
-    let lock = tx
-        .prepare_cached("SELECT id FROM meters WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+/// A [`DbError`].
+pub async fn lock(client: &impl GenericClient, meters: &[i64]) -> Result<(), DbError> {
+    let stmt = client
+        .prepare_cached("SELECT id FROM meters WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
         .await?;
-    let call = tx
-        .prepare_cached(
-            "SELECT outcome, previous_sequence::text FROM smartmeter_store_reading(
-               $1, $2::text::numeric, $3::text::numeric, $4::text::numeric, $5::text::numeric, $6, $7)",
+    client.query(&stmt, &[&meters]).await?;
+    Ok(())
+}
+
+/// What to store for one meter (see [`write`]).
+#[derive(Debug, Clone, Copy)]
+pub struct MeterWrite {
+    /// The meter.
+    pub meter_id: i64,
+    /// The version its readings were judged against.
+    pub expected: i64,
+    /// How many readings to store.
+    pub n: i64,
+    /// Of those, how many (not late) skipped sequence numbers.
+    pub gaps: i64,
+    /// The new last accepted reading, when it moved.
+    pub new_last: Option<Reading>,
+}
+
+/// A reading to store.
+#[derive(Debug, Clone, Copy)]
+pub struct RowWrite<'a> {
+    /// Its meter.
+    pub meter_id: i64,
+    /// The verified reading, with its signature.
+    pub reading: &'a VerifiedReading,
+}
+
+/// The states of `meters` and the neighbours of `around`'s sequences, from
+/// one snapshot.
+#[derive(Debug, Default)]
+pub struct Refreshed {
+    /// Each meter asked for, with its state (`None`: no such meter).
+    pub states: Vec<(i64, Option<MeterState>)>,
+    /// Each `(meter, sequence)` asked for, with its meter's version in that
+    /// snapshot and the stored readings around it.
+    pub around: Vec<((i64, u64), i64, Around)>,
+}
+
+/// Reads the states of `meters` and, with them, the stored neighbours of
+/// each `(meter, sequence)` of `around`.
+///
+/// # Errors
+/// A [`DbError`].
+pub async fn refresh(
+    client: &impl GenericClient,
+    meters: &[i64],
+    around: &[(i64, u64)],
+) -> Result<Refreshed, DbError> {
+    let mut ids: Vec<i64> = Vec::with_capacity(meters.len() + around.len());
+    let mut seqs: Vec<Option<i64>> = Vec::with_capacity(ids.capacity());
+    for &m in meters {
+        ids.push(m);
+        seqs.push(None);
+    }
+    for &(m, s) in around {
+        ids.push(m);
+        seqs.push(Some(to_db(s)));
+    }
+    let stmt = client.prepare_cached(REFRESH).await?;
+    let rows = client.query(&stmt, &[&ids, &seqs]).await?;
+    let mut out = Refreshed::default();
+    for row in &rows {
+        let meter_id: i64 = row.try_get(0)?;
+        let version: Option<i64> = row.try_get(1)?;
+        let state = match version {
+            None => None,
+            Some(version) => Some(MeterState {
+                version,
+                revoked: row.try_get(2)?,
+                last: reading_cols(row, 3)?,
+            }),
+        };
+        let seq: Option<i64> = row.try_get(7)?;
+        match seq {
+            None => out.states.push((meter_id, state)),
+            Some(seq) => {
+                let Some(state) = state else {
+                    out.states.push((meter_id, None));
+                    continue;
+                };
+                out.states.push((meter_id, Some(state)));
+                out.around.push((
+                    (meter_id, from_db(seq)),
+                    state.version,
+                    Around {
+                        at: reading_cols(row, 8)?,
+                        before: reading_cols(row, 12)?,
+                        after: reading_cols(row, 16)?,
+                    },
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Stores a commit group: for each meter of `meters`, compare-and-set its
+/// version and, if it matched, store its readings of `rows`. Returns the
+/// meters whose version matched (their readings are stored; for those with
+/// nothing to store, their judgement stands).
+///
+/// # Errors
+/// A [`DbError`]: then nothing is stored.
+pub async fn write(
+    client: &impl GenericClient,
+    meters: &[MeterWrite],
+    rows: &[RowWrite<'_>],
+) -> Result<Vec<i64>, DbError> {
+    let n = meters.len();
+    let (mut id, mut expected, mut count, mut gaps) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut seq, mut ts, mut imp, mut exp): (Vec<Option<i64>>, Vec<_>, Vec<_>, Vec<_>) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for m in meters {
+        id.push(m.meter_id);
+        expected.push(m.expected);
+        count.push(m.n);
+        gaps.push(m.gaps);
+        seq.push(m.new_last.map(|r| to_db(r.sequence)));
+        ts.push(m.new_last.map(|r| to_db(r.timestamp_ms)));
+        imp.push(m.new_last.map(|r| to_db(r.wh_imported)));
+        exp.push(m.new_last.map(|r| to_db(r.wh_exported)));
+    }
+    let k = rows.len();
+    let (mut r_meter, mut r_seq, mut r_ts, mut r_imp, mut r_exp) = (
+        Vec::with_capacity(k),
+        Vec::with_capacity(k),
+        Vec::with_capacity(k),
+        Vec::with_capacity(k),
+        Vec::with_capacity(k),
+    );
+    let mut r_alg: Vec<i16> = Vec::with_capacity(k);
+    let mut r_sig: Vec<&[u8]> = Vec::with_capacity(k);
+    for r in rows {
+        let v = r.reading.reading();
+        r_meter.push(r.meter_id);
+        r_seq.push(to_db(v.sequence));
+        r_ts.push(to_db(v.timestamp_ms));
+        r_imp.push(to_db(v.wh_imported));
+        r_exp.push(to_db(v.wh_exported));
+        r_alg.push(i16::from(r.reading.algorithm().id()));
+        r_sig.push(r.reading.signed().signature());
+    }
+    let stmt = client.prepare_cached(WRITE).await?;
+    let answer = client
+        .query(
+            &stmt,
+            &[
+                &id, &expected, &count, &gaps, &seq, &ts, &imp, &exp, &r_meter, &r_seq, &r_ts,
+                &r_imp, &r_exp, &r_alg, &r_sig,
+            ],
         )
         .await?;
-    tx.execute(&lock, &[&ids]).await?;
-    let params: Vec<_> = items
+    answer
         .iter()
-        .map(|i| {
-            (
-                i.reading.sequence.to_string(),
-                i.reading.timestamp_ms.to_string(),
-                i.reading.wh_imported.to_string(),
-                i.reading.wh_exported.to_string(),
-                i16::from(i.algorithm),
-            )
-        })
-        .collect();
-    // Pipelined: tokio-postgres sends every call before the first answer comes
-    // back, and PostgreSQL runs them in order.
-    let calls = items.iter().zip(&params).map(|(i, p)| {
-        let tx = &tx;
-        let call = &call;
-        async move {
-            let row = tx
-                .query_one(
-                    call,
-                    &[&i.meter_id, &p.0, &p.1, &p.2, &p.3, &p.4, &i.signature],
-                )
-                .await?;
-            let code: String = row.try_get(0)?;
-            let previous: Option<String> = row.try_get(1)?;
-            outcome_of(&code, i.reading.sequence, previous.as_deref())
-        }
-    });
-    let outcomes = rocket::futures::future::try_join_all(calls).await?;
-    tx.commit().await?;
-    Ok(outcomes)
+        .map(|row| row.try_get(0).map_err(DbError::from))
+        .collect()
 }
