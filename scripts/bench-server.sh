@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
 # Benchmarks the reference server as anyone would: a release build against
 # a fresh PostgreSQL database on this machine, driven by wrk (Debian's) with
-# a Lua script that replays pre-signed readings over 32 keep-alive
-# connections (scripts/bench/replay.lua). Reports readings/s, p50 and p99
-# latency, and the CPU time per reading of the server, of PostgreSQL and of
-# wrk, counted from /proc, for POST /reportReading (one reading per request)
-# and POST /reportReadings (64 per request). Writes the figures into
-# docs/performance.md, section "Reference server".
+# Lua scripts that replay pre-signed readings over keep-alive connections:
+# as fast as answered over 32 connections (scripts/bench/replay.lua), and
+# at a fixed rate (scripts/bench/paced.lua). Reports readings/s, p50 and
+# p99 latency, the CPU time per reading of the server, of PostgreSQL and of
+# wrk (from /proc), and readings per WAL flush, for POST /reportReading
+# (one reading per request), POST /reportReadings (64 per request), single
+# reports at a fixed rate, and single reports again after loading 10
+# million stored readings; then the bytes per stored reading. Writes the
+# figures into docs/performance.md, section "Reference server".
 #
 # Usage: scripts/bench-server.sh [METERS] [READINGS_PER_METER]   (default 500 60)
 # Environment:
 #   SMARTMETER_TEST_DATABASE_URL  admin URL (else a server on 127.0.0.1:5432,
 #                                 else a throwaway cluster)
-#   BENCH_SSLMODE                 the server's sslmode to PostgreSQL (default:
-#                                 the server's default, prefer)
+#   BENCH_SSLMODE                 the server's sslmode to PostgreSQL (default
+#                                 disable: loopback; the server's own default
+#                                 stays prefer)
+#   BENCH_ROCKET_WORKERS          Rocket's worker threads for both servers
+#                                 (default 1: two cores shared with PostgreSQL)
+#   BENCH_RATE                    readings/s of the fixed-rate run (default 7500)
+#   BENCH_PACED_CONNS             its connections (default 128)
+#   BENCH_LARGE_ROWS              readings loaded before the large-table run
+#                                 (default 10000000; 0 skips it)
 #   BENCH_REFERENCE               another server binary (e.g. a release build
 #                                 of an earlier commit) measured in the same
 #                                 run, alternating with this one
@@ -55,6 +65,9 @@ pg_for_tests
 # server run gets a fresh database, so the same sets serve every run.
 target/release/examples/presign "$meters" "$per_meter" "$work/single"
 target/release/examples/presign "$meters" "$per_meter" "$work/batch" 64
+# The fixed-rate run lasts about 8 s at 7,500/s.
+target/release/examples/presign "$meters" "$((per_meter * 2))" "$work/paced"
+target/release/examples/presign "$meters" "$per_meter" "$work/large"
 
 python3 scripts/bench/run.py "$PG_ADMIN_URL" "$work" "$meters" "$per_meter" \
   target/release/smartmeter-server "${BENCH_REFERENCE:-}"

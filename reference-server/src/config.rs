@@ -38,8 +38,10 @@ pub const DEFAULT_MAX_CLOCK_SKEW_SECS: u64 = 300;
 pub const DEFAULT_DB_POOL_SIZE: usize = 16;
 /// Default of `--commit-group-max`.
 pub const DEFAULT_COMMIT_GROUP_MAX: usize = 512;
-/// Default of `--commit-workers`.
-pub const DEFAULT_COMMIT_WORKERS: usize = 4;
+/// Default of `--commit-workers`: one worker makes the largest groups,
+/// which costs PostgreSQL the least per reading (docs/performance.md), and
+/// already stores up to `--commit-group-max` readings per WAL flush.
+pub const DEFAULT_COMMIT_WORKERS: usize = 1;
 /// Default of `--retention-days`: off.
 pub const DEFAULT_RETENTION_DAYS: u32 = 0;
 /// Default of `--rate-limit-burst`: far above a real meter (one reading

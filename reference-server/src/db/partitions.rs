@@ -118,11 +118,20 @@ impl Month {
     }
 }
 
+/// The most months ahead of the current one that the server creates,
+/// whatever the clock skew says (readings beyond go to the default
+/// partition): a skew of years must not create a partition per month.
+pub const MAX_MONTHS_AHEAD: i64 = 13;
+
 /// The months whose partitions must exist at `now_ms`: from the month
-/// before `now` to the month after `now + skew`.
+/// before `now` to the month after `now + skew` (at most
+/// [`MAX_MONTHS_AHEAD`] months ahead).
 pub fn window(now_ms: u64, skew_ms: u64) -> Vec<Month> {
-    let first = Month::of_ms(now_ms).previous();
-    let last = Month::of_ms(now_ms.saturating_add(skew_ms)).next();
+    let current = Month::of_ms(now_ms);
+    let first = current.previous();
+    let last = Month::of_ms(now_ms.saturating_add(skew_ms))
+        .next()
+        .min(Month(current.0 + MAX_MONTHS_AHEAD));
     let mut months = Vec::new();
     let mut m = first;
     while m <= last {
@@ -346,6 +355,13 @@ mod tests {
                 "readings_2026_01",
                 "readings_2026_02"
             ]
+        );
+        // Any skew, however large, creates at most 13 months ahead.
+        let months = window(now, u64::MAX);
+        assert_eq!(months.len(), 15);
+        assert_eq!(
+            months.last().map(|m| m.table()).as_deref(),
+            Some("readings_2026_12")
         );
     }
 
