@@ -99,7 +99,7 @@ pub async fn lock(client: &impl GenericClient, meters: &[i64]) -> Result<(), DbE
     Ok(())
 }
 
-/// What to store for one meter (see [`write`]).
+/// What to store for one meter (see [`write()`]).
 #[derive(Debug, Clone, Copy)]
 pub struct MeterWrite {
     /// The meter.
