@@ -1,105 +1,73 @@
 #!/usr/bin/env bash
-# Benchmarks the reference server: a release build against a fresh
-# PostgreSQL database on this machine, many concurrent meters (one
-# keep-alive connection each), readings pre-signed before the clock starts.
-# Writes the figures into docs/performance.md, section "Reference server".
+# Benchmarks the reference server as anyone would: a release build against
+# a fresh PostgreSQL database on this machine, driven by wrk (Debian's) with
+# Lua scripts that replay pre-signed readings over keep-alive connections:
+# as fast as answered over 32 connections (scripts/bench/replay.lua), and
+# at a fixed rate (scripts/bench/paced.lua). Reports readings/s, p50 and
+# p99 latency, the CPU time per reading of the server, of PostgreSQL and of
+# wrk (from /proc), and readings per WAL flush, for POST /reportReading
+# (one reading per request), POST /reportReadings (64 per request), single
+# reports at a fixed rate, and single reports again after loading 10
+# million stored readings; then the bytes per stored reading. Writes the
+# figures into docs/performance.md, section "Reference server".
 #
-# Usage: scripts/bench-server.sh [METERS] [READINGS_PER_METER]   (default 200 50)
-# Environment: SMARTMETER_TEST_DATABASE_URL (admin URL, default
-# postgres://postgres@127.0.0.1:5432/postgres).
+# Usage: scripts/bench-server.sh [METERS] [READINGS_PER_METER]   (default 500 60)
+# Environment:
+#   SMARTMETER_TEST_DATABASE_URL  admin URL (else a server on 127.0.0.1:5432,
+#                                 else a throwaway cluster)
+#   BENCH_SSLMODE                 the server's sslmode to PostgreSQL (default
+#                                 disable: loopback; the server's own default
+#                                 stays prefer)
+#   BENCH_ROCKET_WORKERS          Rocket's worker threads for both servers
+#                                 (default 1: two cores shared with PostgreSQL)
+#   BENCH_RATE                    readings/s of the fixed-rate run (default 7500)
+#   BENCH_PACED_CONNS             its connections (default 128)
+#   BENCH_LARGE_ROWS              readings loaded before the large-table run
+#                                 (default 10000000; 0 skips it)
+#   BENCH_REFERENCE               another server binary (e.g. a release build
+#                                 of an earlier commit) measured in the same
+#                                 run, alternating with this one
+#   BENCH_REFERENCE_NAME          its name in the table (default "reference")
+#   BENCH_ROUNDS                  rounds of each server (default 1; 2 with a reference)
+#   BENCH_NO_DOCS=1               leave docs/performance.md alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
-meters="${1:-200}"
-per_meter="${2:-50}"
-admin="${SMARTMETER_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-db="smartmeter_bench_$$"
-db_url="${admin%/*}/$db"
-public=127.0.0.1:18400
-operator=127.0.0.1:18401
-token="bench-$$-$RANDOM"
+meters="${1:-500}"
+per_meter="${2:-60}"
 
-cargo build --release -p smartmeter-server --bin smartmeter-server --example bench_client
-psql -q "$admin" -c "CREATE DATABASE $db"
-server_pid=
+# shellcheck source=lib/postgres.sh
+. scripts/lib/postgres.sh
+
+if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+  else
+    echo "error: wrk is not installed (Debian package 'wrk')" >&2
+    exit 1
+  fi
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/smartmeter-bench.XXXXXX")
 cleanup() {
-  if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true
+  # The runner stops its servers and drops its databases itself; this is
+  # for an interrupted run.
+  if [ -f "$work/server.pid" ]; then kill -TERM "$(cat "$work/server.pid")" 2>/dev/null || true; fi
+  if [ -f "$work/db" ]; then psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $(cat "$work/db") WITH (FORCE)" >/dev/null 2>&1 || true; fi
+  pg_stop
+  rm -rf "$work"
 }
 trap cleanup EXIT
 
-start_server() {
-  DATABASE_URL="$db_url" SMARTMETER_OPERATOR_TOKEN="$token" \
-    SMARTMETER_PUBLIC_ADDR="$public" SMARTMETER_OPERATOR_ADDR="$operator" \
-    SMARTMETER_COMMIT_GROUP_MAX="$1" ROCKET_LOG_LEVEL=off RUST_LOG=warn \
-    target/release/smartmeter-server &
-  server_pid=$!
-  for _ in $(seq 1 100); do
-    curl -fsS "http://$public/health" >/dev/null 2>&1 && break
-    sleep 0.2
-  done
-  curl -fsS "http://$public/health" >/dev/null
-}
-stop_server() {
-  kill -TERM "$server_pid"
-  wait "$server_pid" || true
-  server_pid=
-}
-run() {
-  target/release/examples/bench_client "$public" "$operator" "$token" "$meters" "$per_meter" "$1"
-}
+cargo build --locked --release -q -p smartmeter-server --bin smartmeter-server --example presign
+pg_for_tests
 
-# Without group commit (one transaction per request), for comparison.
-start_server 1
-ungrouped=$(run single)
-echo "$ungrouped"
-stop_server
-start_server 512
-single=$(run single)
-echo "$single"
-batch=$(run batch)
-echo "$batch"
-stop_server
+# Two sets of meters, so that the batch run stores new readings too. Every
+# server run gets a fresh database, so the same sets serve every run.
+target/release/examples/presign "$meters" "$per_meter" "$work/single"
+target/release/examples/presign "$meters" "$per_meter" "$work/batch" 64
+# The fixed-rate run lasts about 8 s at 7,500/s.
+target/release/examples/presign "$meters" "$((per_meter * 2))" "$work/paced"
+target/release/examples/presign "$meters" "$per_meter" "$work/large"
 
-python3 - "$single" "$batch" "$meters" "$per_meter" "$ungrouped" <<'PY'
-import datetime, os, re, sys
-single, batch, meters, per_meter, ungrouped = sys.argv[1:6]
-def kv(line):
-    return dict(p.split("=", 1) for p in line.split())
-s, b, u = kv(single), kv(batch), kv(ungrouped)
-cpu = "unknown CPU"
-for line in open("/proc/cpuinfo"):
-    if line.startswith("model name"):
-        cpu = line.split(":", 1)[1].strip(); break
-section = f"""<!-- server-bench:begin -->
-## Reference server
-
-Measured by `scripts/bench-server.sh {meters} {per_meter}` on {datetime.date.today()} ({cpu},
-{os.cpu_count()} cores, shared and noisy). Everything runs on this one machine: the release build of
-`smartmeter-server`, PostgreSQL 15 (default settings, `synchronous_commit` on, so every 2xx is
-durable) and the load generator (`reference-server/examples/bench_client.rs`). {meters} meters with
-their own RSA-2048 keys each report {per_meter} pre-signed readings over one keep-alive connection
-per meter, all meters at once. Every reading is parsed, verified, checked by the policy and
-committed before its answer.
-
-| endpoint | readings accepted | seconds | readings/s | p50 latency | p99 latency |
-|---|---|---|---|---|---|
-| `POST /reportReading`, group commit off (`SMARTMETER_COMMIT_GROUP_MAX=1`) | {u['readings']} | {u['seconds']} | {int(u['readings_per_second']):,} | {u['p50_ms']} ms | {u['p99_ms']} ms |
-| `POST /reportReading` (one per request) | {s['readings']} | {s['seconds']} | {int(s['readings_per_second']):,} | {s['p50_ms']} ms | {s['p99_ms']} ms |
-| `POST /reportReadings` (64 per request) | {b['readings']} | {b['seconds']} | {int(b['readings_per_second']):,} | {b['p50_ms']} ms (per batch) | {b['p99_ms']} ms (per batch) |
-
-The server, PostgreSQL and the load generator share the 2 cores, so these are lower bounds for a
-server on its own machine. Concurrent single reports are merged into shared transactions by the
-group committer (`docs/api.md`, "Throughput"); the first row turns that off (one transaction and
-one commit per request) to show what it buys. The batch endpoint is the fastest path because a
-request carries 64 readings: it is what a meter uses to send a backlog. Each figure comes from one
-short run on a busy shared machine; expect runs to differ by 20 % or more.
-<!-- server-bench:end -->"""
-path = "docs/performance.md"
-text = open(path).read() if os.path.exists(path) else "# Performance\n"
-if "<!-- server-bench:begin -->" in text:
-    text = re.sub(r"<!-- server-bench:begin -->.*?<!-- server-bench:end -->", lambda _: section, text, flags=re.S)
-else:
-    text = text.rstrip("\n") + "\n\n" + section + "\n"
-open(path, "w").write(text)
-print(section)
-PY
+python3 scripts/bench/run.py "$PG_ADMIN_URL" "$work" "$meters" "$per_meter" \
+  target/release/smartmeter-server "${BENCH_REFERENCE:-}"

@@ -75,6 +75,8 @@ echo
 echo "==> PostgreSQL for the tests"
 pg_for_tests
 step "cargo test --workspace (unit, integration, OpenSSL interop, doc tests)" workspace_tests
+step "schemathesis, every check, against each listener of the server" \
+  env SMARTMETER_TEST_DATABASE_URL="$PG_ADMIN_URL" bash scripts/test-schemathesis.sh
 step "Python wheel: stubtest, mypy --strict, pytest on the installed wheel" \
   logged env SMARTMETER_TEST_DATABASE_URL="$PG_ADMIN_URL" bash scripts/test-python.sh
 step "WASM package on Node and Chromium, tsc, dashboard end to end" \

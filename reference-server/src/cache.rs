@@ -50,6 +50,16 @@ impl KeyCache {
         meter
     }
 
+    /// Registered meters in the cache.
+    pub fn len(&self) -> usize {
+        self.map.read().map_or(0, |m| m.len())
+    }
+
+    /// True when no meter is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Forgets an entry (after a revocation or a registration).
     pub fn invalidate(&self, key_id: &KeyId) {
         if let Ok(mut map) = self.map.write() {

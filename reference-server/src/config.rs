@@ -10,6 +10,9 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use crate::logging::LogFormat;
+use crate::ratelimit::Limits;
+
 /// Largest body of `POST /register`, in bytes.
 pub const REGISTER_BODY_LIMIT: u64 = 16 * 1024;
 /// Largest body of `POST /reportReading`: the core's limit for one signed reading.
@@ -18,8 +21,36 @@ pub const READING_BODY_LIMIT: u64 = smartmeter_core::MAX_JSON_LEN as u64;
 pub const MAX_BATCH_LEN: usize = 256;
 /// Largest body of `POST /reportReadings`: a full batch of the largest readings.
 pub const BATCH_BODY_LIMIT: u64 = (MAX_BATCH_LEN as u64) * (READING_BODY_LIMIT + 8) + 64;
-/// Largest `limit` of a page of readings.
+/// Largest `limit` of a page of readings or meters.
 pub const MAX_PAGE_LEN: u32 = 1000;
+/// `limit` of a page when none is given.
+pub const DEFAULT_PAGE_LEN: u32 = 100;
+
+/// Default of `--database-url`.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/smartmeters";
+/// Default of `--public-addr`.
+pub const DEFAULT_PUBLIC_ADDR: &str = "0.0.0.0:8000";
+/// Default of `--operator-addr`.
+pub const DEFAULT_OPERATOR_ADDR: &str = "127.0.0.1:8001";
+/// Default of `--max-clock-skew-secs`.
+pub const DEFAULT_MAX_CLOCK_SKEW_SECS: u64 = 300;
+/// Default of `--db-pool-size`.
+pub const DEFAULT_DB_POOL_SIZE: usize = 16;
+/// Default of `--commit-group-max`.
+pub const DEFAULT_COMMIT_GROUP_MAX: usize = 512;
+/// Default of `--commit-workers`: one worker makes the largest groups,
+/// which costs PostgreSQL the least per reading (docs/performance.md), and
+/// already stores up to `--commit-group-max` readings per WAL flush.
+pub const DEFAULT_COMMIT_WORKERS: usize = 1;
+/// Default of `--retention-days`: off.
+pub const DEFAULT_RETENTION_DAYS: u32 = 0;
+/// Default of `--rate-limit-burst`: far above a real meter (one reading
+/// every few seconds at most), enough for a backlog batch of 256.
+pub const DEFAULT_RATE_LIMIT_BURST: u32 = 300;
+/// Default of `--rate-limit-per-sec`.
+pub const DEFAULT_RATE_LIMIT_PER_SEC: f64 = 10.0;
+/// Default of `--rate-limit-meters`.
+pub const DEFAULT_RATE_LIMIT_METERS: usize = 100_000;
 
 /// Reference server for signed smart-meter readings.
 ///
@@ -28,11 +59,12 @@ pub const MAX_PAGE_LEN: u32 = 1000;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "smartmeter-server", version, about, long_about = None)]
 pub struct Config {
-    /// PostgreSQL connection URL.
+    /// PostgreSQL connection URL. TLS: `?sslmode=disable|prefer|require|verify-full`
+    /// (default prefer) and, for verify-full, `&sslrootcert=<PEM file>|system`.
     #[arg(
         long,
         env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/smartmeters"
+        default_value = DEFAULT_DATABASE_URL
     )]
     pub database_url: String,
 
@@ -47,29 +79,60 @@ pub struct Config {
     pub read_token: Option<String>,
 
     /// Listen address of the public API.
-    #[arg(long, env = "SMARTMETER_PUBLIC_ADDR", default_value = "0.0.0.0:8000")]
+    #[arg(long, env = "SMARTMETER_PUBLIC_ADDR", default_value = DEFAULT_PUBLIC_ADDR)]
     pub public_addr: SocketAddr,
 
     /// Listen address of the operator API (keep it on a private network).
     #[arg(
         long,
         env = "SMARTMETER_OPERATOR_ADDR",
-        default_value = "127.0.0.1:8001"
+        default_value = DEFAULT_OPERATOR_ADDR
     )]
     pub operator_addr: SocketAddr,
 
     /// How far in the future (by this server's clock) a reading's timestamp may be, in seconds.
-    #[arg(long, env = "SMARTMETER_MAX_CLOCK_SKEW_SECS", default_value_t = 300)]
+    #[arg(long, env = "SMARTMETER_MAX_CLOCK_SKEW_SECS", default_value_t = DEFAULT_MAX_CLOCK_SKEW_SECS)]
     pub max_clock_skew_secs: u64,
 
     /// Connections in each listener's PostgreSQL pool.
-    #[arg(long, env = "SMARTMETER_DB_POOL_SIZE", default_value_t = 16)]
+    #[arg(long, env = "SMARTMETER_DB_POOL_SIZE", default_value_t = DEFAULT_DB_POOL_SIZE)]
     pub db_pool_size: usize,
 
     /// Most readings that the commit workers store in one transaction when
     /// they merge concurrent requests (1: one request per transaction).
-    #[arg(long, env = "SMARTMETER_COMMIT_GROUP_MAX", default_value_t = 512)]
+    #[arg(long, env = "SMARTMETER_COMMIT_GROUP_MAX", default_value_t = DEFAULT_COMMIT_GROUP_MAX)]
     pub commit_group_max: usize,
+
+    /// Commit workers, each with its own database connection: how many
+    /// groups are judged and stored at once. Fewer workers make larger
+    /// groups (fewer statements and WAL flushes per reading).
+    #[arg(long, env = "SMARTMETER_COMMIT_WORKERS", default_value_t = DEFAULT_COMMIT_WORKERS)]
+    pub commit_workers: usize,
+
+    /// Keep readings whose timestamp is at most this many days old: older
+    /// month partitions are dropped whole (never row by row). 0 keeps
+    /// everything.
+    #[arg(long, env = "SMARTMETER_RETENTION_DAYS", default_value_t = DEFAULT_RETENTION_DAYS)]
+    pub retention_days: u32,
+
+    /// Readings a meter may send at once after a quiet period (per-meter
+    /// token bucket); over the limit a reading gets 429 `rate_limited`.
+    /// 0 turns the limit off.
+    #[arg(long, env = "SMARTMETER_RATE_LIMIT_BURST", default_value_t = DEFAULT_RATE_LIMIT_BURST)]
+    pub rate_limit_burst: u32,
+
+    /// Sustained readings per second that a meter's bucket refills.
+    #[arg(long, env = "SMARTMETER_RATE_LIMIT_PER_SEC", default_value_t = DEFAULT_RATE_LIMIT_PER_SEC)]
+    pub rate_limit_per_sec: f64,
+
+    /// Most meters whose rate-limit bucket is kept in memory.
+    #[arg(long, env = "SMARTMETER_RATE_LIMIT_METERS", default_value_t = DEFAULT_RATE_LIMIT_METERS)]
+    pub rate_limit_meters: usize,
+
+    /// Format of the log lines on standard error: `text` (coloured only on a
+    /// terminal) or `json` (one object per line).
+    #[arg(long, env = "SMARTMETER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 
     /// Directory of the built browser dashboard (`examples/dashboard/dist`),
     /// served at `/dashboard/` on the public listener. Unset: no dashboard.
@@ -85,18 +148,76 @@ pub struct Config {
 impl Config {
     /// A configuration with every default, for the given database and
     /// operator token (tests and embedding).
-    pub fn new(database_url: impl Into<String>, operator_token: impl Into<String>) -> Self {
-        Self {
+    ///
+    /// # Errors
+    /// Only if a default above does not parse, which a unit test rules out.
+    pub fn new(
+        database_url: impl Into<String>,
+        operator_token: impl Into<String>,
+    ) -> Result<Self, String> {
+        // The defaults come from the flags' declarations; the environment
+        // is not read, so tests are not affected by the caller's variables.
+        let public_addr = DEFAULT_PUBLIC_ADDR
+            .parse()
+            .map_err(|e| format!("{DEFAULT_PUBLIC_ADDR}: {e}"))?;
+        let operator_addr = DEFAULT_OPERATOR_ADDR
+            .parse()
+            .map_err(|e| format!("{DEFAULT_OPERATOR_ADDR}: {e}"))?;
+        Ok(Self {
             database_url: database_url.into(),
             operator_token: Some(operator_token.into()),
             read_token: None,
-            public_addr: SocketAddr::from(([0, 0, 0, 0], 8000)),
-            operator_addr: SocketAddr::from(([127, 0, 0, 1], 8001)),
-            max_clock_skew_secs: 300,
-            db_pool_size: 16,
-            commit_group_max: 512,
+            public_addr,
+            operator_addr,
+            max_clock_skew_secs: DEFAULT_MAX_CLOCK_SKEW_SECS,
+            db_pool_size: DEFAULT_DB_POOL_SIZE,
+            commit_group_max: DEFAULT_COMMIT_GROUP_MAX,
+            commit_workers: DEFAULT_COMMIT_WORKERS,
+            retention_days: DEFAULT_RETENTION_DAYS,
+            rate_limit_burst: DEFAULT_RATE_LIMIT_BURST,
+            rate_limit_per_sec: DEFAULT_RATE_LIMIT_PER_SEC,
+            rate_limit_meters: DEFAULT_RATE_LIMIT_METERS,
+            log_format: LogFormat::Text,
             dashboard_dir: None,
             dev_mode: false,
+        })
+    }
+
+    /// The core's history rules with this server's clock skew.
+    pub fn policy(&self) -> smartmeter_core::policy::Policy {
+        smartmeter_core::policy::Policy {
+            max_clock_skew_ms: self.max_clock_skew_secs.saturating_mul(1000),
+        }
+    }
+
+    /// How long readings are kept, when retention is on.
+    pub fn retention(&self) -> Option<std::time::Duration> {
+        (self.retention_days > 0)
+            .then(|| std::time::Duration::from_secs(u64::from(self.retention_days) * 86_400))
+    }
+
+    /// The rate limiter's settings.
+    pub fn rate_limits(&self) -> Limits {
+        Limits {
+            burst: self.rate_limit_burst,
+            per_second: self.rate_limit_per_sec,
+            max_meters: self.rate_limit_meters,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_has_the_flags_defaults() {
+        let parsed = Config::try_parse_from(["smartmeter-server"]);
+        let new = Config::new(DEFAULT_DATABASE_URL, "t");
+        assert!(new.is_ok());
+        if let (Ok(p), Ok(n)) = (parsed, new) {
+            assert_eq!(p.public_addr, n.public_addr);
+            assert_eq!(p.operator_addr, n.operator_addr);
         }
     }
 }

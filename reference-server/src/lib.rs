@@ -21,10 +21,17 @@ pub mod config;
 pub mod dashboard;
 pub mod db;
 pub mod error;
+pub mod http;
+pub mod judge;
+pub mod logging;
 pub mod meters;
 pub mod metrics;
 pub mod ops;
+pub mod ratelimit;
 pub mod readings;
+pub mod state;
+pub mod states;
+pub mod upkeep;
 
 use std::sync::Arc;
 
@@ -34,48 +41,9 @@ use rocket::{Build, Rocket};
 use rocket_db_pools::Database;
 
 pub use config::Config;
+pub use state::Shared;
 
-/// State shared by both listeners of one process.
-#[derive(Debug)]
-pub struct Shared {
-    /// The configuration.
-    pub config: Config,
-    /// Digests of the bearer tokens.
-    pub tokens: auth::Tokens,
-    /// Registered keys by key id.
-    pub cache: cache::KeyCache,
-    /// Counters and histograms.
-    pub metrics: Arc<metrics::Metrics>,
-}
-
-impl Shared {
-    /// Builds the shared state. The operator token must be set (see
-    /// [`Config::operator_token`]); an empty one is refused.
-    ///
-    /// # Errors
-    /// A message when no usable operator token is configured.
-    pub fn new(config: Config) -> Result<Arc<Self>, String> {
-        let operator = config
-            .operator_token
-            .as_deref()
-            .filter(|t| !t.trim().is_empty())
-            .ok_or("no operator token: set SMARTMETER_OPERATOR_TOKEN (or use --dev-mode)")?;
-        let read = config
-            .read_token
-            .as_deref()
-            .filter(|t| !t.trim().is_empty());
-        if read == Some(operator) {
-            return Err("the read token must differ from the operator token".into());
-        }
-        let tokens = auth::Tokens::new(operator, read);
-        Ok(Arc::new(Self {
-            tokens,
-            config,
-            cache: cache::KeyCache::default(),
-            metrics: Arc::default(),
-        }))
-    }
-}
+use metrics::{Listener, PoolName};
 
 /// Rocket's configuration (`Rocket.toml`, `ROCKET_*`) with this server's
 /// database settings and the given listen address on top.
@@ -94,30 +62,45 @@ fn figment(shared: &Shared, addr: std::net::SocketAddr) -> Figment {
         .merge(("databases.smartmeter.connect_timeout", 5))
 }
 
-/// The common base of both listeners: pool, migrations, catchers, metrics.
-fn base(shared: &Arc<Shared>, figment: Figment, listener: metrics::Listener) -> Rocket<Build> {
+/// The common base of both listeners: pool, migrations, catchers, metrics, log.
+fn base(shared: &Arc<Shared>, figment: Figment, listener: Listener) -> Rocket<Build> {
+    let metrics = Arc::clone(&shared.metrics);
     rocket::custom(figment)
         .attach(db::Db::init())
-        .attach(AdHoc::try_on_ignite("migrations", |rocket| async {
-            let Some(db) = db::Db::fetch(&rocket) else {
-                return Err(rocket);
-            };
-            let migrated = match db.get().await {
-                Ok(mut client) => db::migrate(&mut client).await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            match migrated {
-                Ok(_) => Ok(rocket),
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot apply database migrations");
-                    Err(rocket)
+        .attach(AdHoc::try_on_ignite(
+            "migrations",
+            move |rocket| async move {
+                let Some(db) = db::Db::fetch(&rocket) else {
+                    return Err(rocket);
+                };
+                db.observe_wait(metrics.pool_wait(match listener {
+                    Listener::public => PoolName::public,
+                    Listener::operator => PoolName::operator,
+                }));
+                let migrated = match db.get().await {
+                    Ok(mut client) => db::migrate::run(&mut client)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(format!("cannot connect: {e}")),
+                };
+                match migrated {
+                    Ok(_) => Ok(rocket),
+                    Err(e) => {
+                        tracing::error!(
+                            listener = listener.as_str(),
+                            error = %e,
+                            "cannot apply database migrations"
+                        );
+                        Err(rocket)
+                    }
                 }
-            }
-        }))
+            },
+        ))
         .attach(metrics::Latency {
             metrics: Arc::clone(&shared.metrics),
             listener,
         })
+        .attach(logging::RequestLog { listener })
         .manage(Arc::clone(shared))
         .register("/", error::catchers())
 }
@@ -125,11 +108,9 @@ fn base(shared: &Arc<Shared>, figment: Figment, listener: metrics::Listener) -> 
 /// The public listener, on `config.public_addr`.
 pub fn build_public(shared: &Arc<Shared>) -> Rocket<Build> {
     let figment = figment(shared, shared.config.public_addr);
-    let rocket = base(shared, figment, metrics::Listener::Public)
-        .attach(committer::fairing(
-            shared.config.db_pool_size,
-            shared.config.commit_group_max,
-        ))
+    let rocket = base(shared, figment, Listener::public)
+        .attach(committer::fairing(shared))
+        .attach(upkeep::fairing(shared))
         .mount("/", readings::public_routes())
         .mount("/", meters::read_routes())
         .mount("/", ops::public_routes());
@@ -142,7 +123,7 @@ pub fn build_public(shared: &Arc<Shared>) -> Rocket<Build> {
 /// The operator listener, on `config.operator_addr`.
 pub fn build_operator(shared: &Arc<Shared>) -> Rocket<Build> {
     let figment = figment(shared, shared.config.operator_addr);
-    base(shared, figment, metrics::Listener::Operator)
+    base(shared, figment, Listener::operator)
         .mount("/", meters::operator_routes())
         .mount("/", meters::read_routes())
         .mount("/", ops::operator_routes())

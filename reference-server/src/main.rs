@@ -5,8 +5,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use smartmeter_server::{Config, Shared, build_operator, build_public};
-use tracing_subscriber::EnvFilter;
+use smartmeter_server::{Config, Shared, build_operator, build_public, logging};
 
 fn dev_token() -> Result<String, String> {
     let mut bytes = [0u8; 32];
@@ -63,12 +62,10 @@ async fn run(mut config: Config) -> Result<(), String> {
 #[rocket::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if let Err(e) = logging::init(config.log_format) {
+        eprintln!("smartmeter-server: {e}");
+        return ExitCode::FAILURE;
+    }
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use rocket::data::Data;
 use rocket::http::Status;
-use rocket::request::FromParam;
 use rocket::serde::json::Json;
 use rocket::{Route, State, get, post, routes};
 use rocket_db_pools::Connection;
@@ -15,29 +14,13 @@ use smartmeter_core::{KeyId, KeyIdParseError, PublicKey, SignedReading};
 
 use crate::Shared;
 use crate::auth::{Operator, Reader};
-use crate::config::{MAX_PAGE_LEN, REGISTER_BODY_LIMIT};
-use crate::db::{self, Db, MeterRow, ReadingQuery, RegisterError, StoredReading};
-use crate::error::ApiError;
-use crate::readings::{JsonContent, read_body};
+use crate::config::{DEFAULT_PAGE_LEN, MAX_PAGE_LEN, REGISTER_BODY_LIMIT};
+use crate::db::{self, Db, MeterRow, ReadingQuery, StoredReading};
+use crate::error::{ApiError, ServerCode};
+use crate::http::{JsonContent, KeyIdParam, Query, TooLarge, Trace, read_body};
 
 /// Longest accepted username, in bytes.
 pub const MAX_USERNAME_LEN: usize = 64;
-
-/// A key id in a path: 64 hex digits.
-#[derive(Debug, Clone, Copy)]
-pub struct KeyIdParam(pub KeyId);
-
-impl<'a> FromParam<'a> for KeyIdParam {
-    type Error = KeyIdParseError;
-
-    fn from_param(param: &'a str) -> Result<Self, Self::Error> {
-        param.parse().map(KeyIdParam)
-    }
-}
-
-fn key_id(param: Result<KeyIdParam, KeyIdParseError>) -> Result<KeyId, ApiError> {
-    param.map(|p| p.0).map_err(ApiError::from)
-}
 
 /// Checks a username: 1 to 64 characters from `A-Z a-z 0-9 . _ -`.
 ///
@@ -53,8 +36,7 @@ pub fn check_username(name: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::new(
-            Status::UnprocessableEntity,
-            "invalid_username",
+            ServerCode::InvalidUsername,
             format!(
                 "a username is 1 to {MAX_USERNAME_LEN} characters from A-Z, a-z, 0-9, '.', '_' and '-'"
             ),
@@ -138,33 +120,29 @@ impl From<StoredReading> for ReadingView {
 async fn register(
     _op: Operator,
     shared: &State<Arc<Shared>>,
+    trace: &Trace,
     _json: JsonContent,
     body: Data<'_>,
     conn: Connection<Db>,
 ) -> Result<(Status, Json<MeterView>), ApiError> {
-    let raw = read_body(body, REGISTER_BODY_LIMIT, "body_too_large").await?;
-    let req: RegisterRequest = serde_json::from_slice(&raw)
-        .map_err(|e| ApiError::bad_request("malformed_json", format!("malformed json: {e}")))?;
+    let raw = read_body(
+        body,
+        REGISTER_BODY_LIMIT,
+        TooLarge::Server(ServerCode::BodyTooLarge),
+    )
+    .await?;
+    let req: RegisterRequest =
+        serde_json::from_slice(&raw).map_err(|e| ApiError::malformed_json(&e))?;
     check_username(&req.username)?;
     let key = parse_key(&req.public_key)?;
-    match db::register(&*conn, &req.username, &key).await {
-        Ok(row) => {
-            shared.cache.invalidate(&key.key_id());
-            tracing::info!(username = %row.username, key_id = %key.key_id(), "registered meter");
-            Ok((Status::Created, Json(MeterView::from(&row))))
-        }
-        Err(RegisterError::Username) => Err(ApiError::new(
-            Status::Conflict,
-            "username_taken",
-            format!("username {:?} is already registered", req.username),
-        )),
-        Err(RegisterError::Key) => Err(ApiError::new(
-            Status::Conflict,
-            "key_already_registered",
-            format!("key {} is already registered", key.key_id()),
-        )),
-        Err(RegisterError::Db(e)) => Err(ApiError::database(&e)),
-    }
+    let key_id = key.key_id();
+    trace.set_key_id(key_id);
+    let row = db::register(&*conn, &req.username, &key)
+        .await
+        .map_err(|e| ApiError::from_register(e, &req.username, &key_id))?;
+    shared.cache.invalidate(&key_id);
+    tracing::info!(username = %row.username, key_id = %key_id, "registered meter");
+    Ok((Status::Created, Json(MeterView::from(&row))))
 }
 
 /// `POST /meters/<key_id>/revoke` (operator): later readings are rejected
@@ -174,49 +152,30 @@ async fn revoke(
     _op: Operator,
     shared: &State<Arc<Shared>>,
     key_id: Result<KeyIdParam, KeyIdParseError>,
+    trace: &Trace,
     conn: Connection<Db>,
 ) -> Result<Json<MeterView>, ApiError> {
-    let key_id = self::key_id(key_id)?;
+    let key_id = crate::http::key_id(key_id)?;
+    trace.set_key_id(key_id);
     let row = db::revoke(&*conn, &key_id).await?;
     shared.cache.invalidate(&key_id);
     let row = row.ok_or_else(|| not_found(&key_id))?;
+    shared.states.update(row.id, row.state);
     tracing::info!(key_id = %key_id, "revoked meter");
     Ok(Json(MeterView::from(&row)))
 }
 
 fn not_found(key_id: &KeyId) -> ApiError {
     ApiError::new(
-        Status::NotFound,
-        "unknown_meter",
+        ServerCode::MeterNotFound,
         format!("no meter is registered with key {key_id}"),
     )
 }
 
-fn parse_param<T: std::str::FromStr>(
-    name: &str,
-    value: Option<&str>,
-) -> Result<Option<T>, ApiError> {
-    value
-        .map(|v| {
-            v.parse().map_err(|_| {
-                ApiError::bad_request(
-                    "invalid_parameter",
-                    format!("`{name}` must be an unsigned integer"),
-                )
-            })
-        })
-        .transpose()
-}
-
-fn page_limit(limit: Option<&str>) -> Result<u32, ApiError> {
-    let limit = parse_param::<u32>("limit", limit)?.unwrap_or(100);
-    if !(1..=MAX_PAGE_LEN).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_parameter",
-            format!("`limit` must be between 1 and {MAX_PAGE_LEN}"),
-        ));
-    }
-    Ok(limit)
+fn page_limit(query: &Query<'_>) -> Result<u32, ApiError> {
+    Ok(query
+        .integer("limit", 1, MAX_PAGE_LEN)?
+        .unwrap_or(DEFAULT_PAGE_LEN))
 }
 
 /// A page of meters.
@@ -229,23 +188,22 @@ pub struct MeterPage {
 }
 
 /// `GET /meters?after=&limit=` (read or operator token): meters in id order.
-#[get("/meters?<after>&<limit>")]
+#[get("/meters")]
 async fn list(
     _reader: Reader,
-    after: Option<&str>,
-    limit: Option<&str>,
+    query: Query<'_>,
     conn: Connection<Db>,
 ) -> Result<Json<MeterPage>, ApiError> {
-    let after = parse_param::<i64>("after", after)?.unwrap_or(0);
-    let limit = page_limit(limit)?;
-    let rows = db::list_meters(&*conn, after, i64::from(limit)).await?;
-    let next_after = if rows.len() == limit as usize {
-        rows.last().map(|r| r.id)
+    let after = query.integer("after", 0, i64::MAX)?.unwrap_or(0);
+    let limit = page_limit(&query)?;
+    let page = db::list_meters(&*conn, after, limit).await?;
+    let next_after = if page.more {
+        page.items.last().map(|r| r.id)
     } else {
         None
     };
     Ok(Json(MeterPage {
-        meters: rows.iter().map(MeterView::from).collect(),
+        meters: page.items.iter().map(MeterView::from).collect(),
         next_after,
     }))
 }
@@ -265,9 +223,11 @@ pub struct MeterDetail {
 async fn meter(
     _reader: Reader,
     key_id: Result<KeyIdParam, KeyIdParseError>,
+    trace: &Trace,
     conn: Connection<Db>,
 ) -> Result<Json<MeterDetail>, ApiError> {
-    let key_id = self::key_id(key_id)?;
+    let key_id = crate::http::key_id(key_id)?;
+    trace.set_key_id(key_id);
     let row = db::meter_by_key(&*conn, &key_id)
         .await?
         .ok_or_else(|| not_found(&key_id))?;
@@ -292,36 +252,35 @@ pub struct ReadingPage {
 }
 
 /// `GET /meters/<key_id>/readings?from=&to=&after=&limit=` (read or operator token).
-#[get("/meters/<key_id>/readings?<from>&<to>&<after>&<limit>")]
+#[get("/meters/<key_id>/readings")]
 async fn readings(
     _reader: Reader,
     key_id: Result<KeyIdParam, KeyIdParseError>,
-    from: Option<&str>,
-    to: Option<&str>,
-    after: Option<&str>,
-    limit: Option<&str>,
+    query: Query<'_>,
+    trace: &Trace,
     conn: Connection<Db>,
 ) -> Result<Json<ReadingPage>, ApiError> {
-    let key_id = self::key_id(key_id)?;
-    let query = ReadingQuery {
-        from: parse_param("from", from)?,
-        to: parse_param("to", to)?,
-        after: parse_param("after", after)?,
-        limit: page_limit(limit)?,
+    let key_id = crate::http::key_id(key_id)?;
+    trace.set_key_id(key_id);
+    let q = ReadingQuery {
+        from: query.integer("from", 0, u64::MAX)?,
+        to: query.integer("to", 0, u64::MAX)?,
+        after: query.integer("after", 0, u64::MAX)?,
+        limit: page_limit(&query)?,
     };
     let row = db::meter_by_key(&*conn, &key_id)
         .await?
         .ok_or_else(|| not_found(&key_id))?;
-    let rows = db::readings(&*conn, &row, query).await?;
-    let next_after = if rows.len() == query.limit as usize {
-        rows.last().map(|r| r.signed.reading().sequence)
+    let page = db::readings(&*conn, &row, q).await?;
+    let next_after = if page.more {
+        page.items.last().map(|r| r.signed.reading().sequence)
     } else {
         None
     };
     Ok(Json(ReadingPage {
         key_id: key_id.to_string(),
         public_key: row.public_key.to_base64(),
-        readings: rows.into_iter().map(ReadingView::from).collect(),
+        readings: page.items.into_iter().map(ReadingView::from).collect(),
         next_after,
     }))
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rocket::http::{ContentType, Status};
+use rocket::http::ContentType;
 use rocket::serde::json::Json;
 use rocket::{Route, State, get, routes};
 use serde::Serialize;
@@ -26,25 +26,30 @@ pub struct Health {
 #[get("/health")]
 async fn health(db: &State<Db>) -> Result<Json<Health>, ApiError> {
     let check = async {
-        let client = db.get().await.map_err(|e| e.to_string())?;
-        db::ping(&client).await.map_err(|e| e.to_string())
+        let client = db.get().await?;
+        db::ping(&client).await
     };
     match rocket::tokio::time::timeout(Duration::from_secs(2), check).await {
         Ok(Ok(())) => Ok(Json(Health {
             status: "ok",
             database: "ok",
         })),
-        Ok(Err(e)) => Err(ApiError::database(&e)),
+        Ok(Err(e)) => Err(ApiError::from(e)),
         Err(_) => Err(ApiError::database(&"health check timed out")),
     }
 }
 
 /// `GET /metrics` (operator token): Prometheus text format.
 #[get("/metrics")]
-fn metrics(_op: Operator, shared: &State<Arc<Shared>>) -> (Status, (ContentType, String)) {
-    let ct =
-        ContentType::new("text", "plain").with_params([("version", "0.0.4"), ("charset", "utf-8")]);
-    (Status::Ok, (ct, shared.metrics.render()))
+fn metrics(_op: Operator, shared: &State<Arc<Shared>>) -> Result<(ContentType, String), ApiError> {
+    let ct = ContentType::parse_flexible(crate::metrics::CONTENT_TYPE)
+        .ok_or_else(|| ApiError::internal(&"the metrics content type does not parse"))?;
+    let text = shared.metrics.render(
+        shared.cache.len(),
+        shared.states.len(),
+        shared.limiter.len(),
+    );
+    Ok((ct, text))
 }
 
 /// Routes of the public listener.

@@ -1,67 +1,29 @@
 //! Readings in: `POST /reportReading` (one) and `POST /reportReadings` (a
 //! backlog). The order of checks is: parse strictly (the core), find the
-//! meter by key id, verify the signature (the core), then policy (clock
-//! skew here; sequence, time order and registers in PostgreSQL).
+//! meter by key id, verify the signature (the core), the meter's rate
+//! limit, then the core's history rules, applied by the committer against
+//! the meter's state and made atomic by the database ([`crate::committer`]).
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
-use rocket::data::{Data, ToByteUnit};
-use rocket::http::Status;
-use rocket::request::{FromRequest, Outcome as GuardOutcome, Request};
+use rocket::data::Data;
+use rocket::http::{Header, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder};
 use rocket::serde::json::Json;
 use rocket::{Route, State, post, routes};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use smartmeter_core::{KeyId, Reading, SignedReading};
+use smartmeter_core::{KeyId, SignedReading};
 
 use crate::Shared;
 use crate::cache::CachedMeter;
-use crate::committer::Committer;
+use crate::committer::{Committer, NewReading, Outcome};
 use crate::config::{BATCH_BODY_LIMIT, MAX_BATCH_LEN, READING_BODY_LIMIT};
-use crate::db::{self, Db, NewReading, Outcome};
-use crate::error::ApiError;
-
-/// Rejects a body that declares a content type other than JSON (415).
-/// A body without a content type is read as JSON.
-#[derive(Debug, Clone, Copy)]
-pub struct JsonContent;
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for JsonContent {
-    type Error = ();
-
-    async fn from_request(req: &'r Request<'_>) -> GuardOutcome<Self, ()> {
-        match req.content_type() {
-            Some(ct) if !ct.is_json() => GuardOutcome::Error((Status::UnsupportedMediaType, ())),
-            _ => GuardOutcome::Success(JsonContent),
-        }
-    }
-}
-
-/// Reads a whole body of at most `limit` bytes; longer is 413 with `code`.
-///
-/// # Errors
-/// 413 when too long, 400 when the connection fails mid-body.
-pub async fn read_body(
-    data: Data<'_>,
-    limit: u64,
-    code: &'static str,
-) -> Result<Vec<u8>, ApiError> {
-    let capped = data
-        .open(limit.bytes())
-        .into_bytes()
-        .await
-        .map_err(|e| ApiError::bad_request("bad_request", format!("cannot read body: {e}")))?;
-    if !capped.is_complete() {
-        return Err(ApiError::new(
-            Status::PayloadTooLarge,
-            code,
-            format!("the body is longer than {limit} bytes"),
-        ));
-    }
-    Ok(capped.into_inner())
-}
+use crate::db::{self, Db};
+use crate::error::{ApiError, ServerCode};
+use crate::http::{JsonContent, TooLarge, Trace, read_body};
 
 /// The answer for one stored or acknowledged reading.
 #[derive(Debug, Serialize)]
@@ -72,15 +34,13 @@ pub struct Accepted {
     pub sequence: u64,
     /// True when this was an exact re-send of a stored reading.
     pub duplicate: bool,
-    /// Sequence numbers skipped since the previous stored reading.
+    /// Sequence numbers missing just before this reading: since the
+    /// previous stored one, or for a late reading since its stored
+    /// neighbour below.
     pub gap: u64,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+    /// True when the reading arrived below the meter's last sequence and
+    /// filled a recorded gap.
+    pub late: bool,
 }
 
 /// Finds a registered meter by key id, in the cache or else the database.
@@ -93,130 +53,133 @@ pub async fn lookup(
     key_id: &KeyId,
 ) -> Result<Arc<CachedMeter>, ApiError> {
     if let Some(m) = shared.cache.get(key_id) {
+        shared.metrics.key_lookup(true);
         return Ok(m);
     }
     let unknown = || {
         ApiError::new(
-            Status::Forbidden,
-            "unknown_meter",
+            ServerCode::UnknownMeter,
             format!("no meter is registered with key {key_id}"),
         )
     };
     if shared.cache.is_known_unknown(key_id) {
+        shared.metrics.key_lookup(true);
         return Err(unknown());
     }
-    let client = db.get().await.map_err(|e| ApiError::database(&e))?;
+    shared.metrics.key_lookup(false);
+    let client = db.get().await?;
     match db::meter_by_key(&client, key_id).await? {
         None => {
             shared.cache.remember_unknown(*key_id);
             Err(unknown())
         }
-        Some(row) => Ok(shared.cache.insert(CachedMeter {
-            id: row.id,
-            key: row.public_key,
-            revoked: row.revoked_at.is_some(),
-        })),
+        Some(row) => {
+            // The same row primes the meter's history state.
+            shared.states.update(row.id, row.state);
+            Ok(shared.cache.insert(CachedMeter {
+                id: row.id,
+                key: row.public_key,
+                revoked: row.revoked_at.is_some(),
+            }))
+        }
     }
 }
 
-/// Parses, finds the meter, verifies and checks the clock: everything
-/// before the database's policy.
-async fn check(shared: &Shared, db: &Db, raw: &[u8]) -> Result<NewReading, ApiError> {
+/// Parses, finds the meter and verifies: everything before the rate limit
+/// and the history rules.
+async fn check(
+    shared: &Shared,
+    db: &Db,
+    trace: &Trace,
+    raw: &[u8],
+) -> Result<NewReading, ApiError> {
     let signed = SignedReading::from_json(raw)?;
+    trace.set_key_id(signed.key_id());
     let meter = match lookup(shared, db, &signed.key_id()).await {
         Ok(meter) => meter,
         // Spec section 9: the carried key's policy (step 9) comes before the
         // lookup's verdict (step 10); a found key needs no such check, since
         // equal key ids mean the carried key is the registered one.
-        Err(not_found) => {
+        Err(not_found) if not_found.code == ServerCode::UnknownMeter.as_str() => {
             signed
                 .carried_key()
-                .map_err(|e| ApiError::new(Status::BadRequest, e.code(), e.to_string()))?;
+                .map_err(|e| ApiError::key_in_reading(&e))?;
             return Err(not_found);
         }
+        Err(e) => return Err(e),
     };
-    let key = meter.key.clone();
-    let metrics = Arc::clone(&shared.metrics);
-    // RSA verification is CPU work: keep it off the async workers.
-    let verified = rocket::tokio::task::spawn_blocking(move || {
-        let started = Instant::now();
-        let result = key.verify(&signed);
-        metrics.verify_time(started.elapsed());
-        result
-    })
-    .await
-    .map_err(|e| ApiError::internal(&e))??;
+    // Verification (about 22 us for RSA-2048) runs on the request's own
+    // task: handing it to the blocking pool costs more in wake-ups and
+    // thread hops than it frees (docs/performance.md).
+    let started = Instant::now();
+    let verified = meter.key.verify(&signed);
+    shared.metrics.verify_time(started.elapsed());
+    let verified = verified?;
     if meter.revoked {
         return Err(revoked(&verified.key_id()));
     }
-    let reading = *verified.reading();
-    let skew_ms = shared.config.max_clock_skew_secs.saturating_mul(1000);
-    let now = now_ms();
-    if reading.timestamp_ms > now.saturating_add(skew_ms) {
-        return Err(ApiError::new(
-            Status::UnprocessableEntity,
-            "timestamp_in_future",
-            format!(
-                "timestamp {} ms is more than {} s ahead of the server clock ({} ms)",
-                reading.timestamp_ms, shared.config.max_clock_skew_secs, now
-            ),
-        ));
-    }
     Ok(NewReading {
         meter_id: meter.id,
-        key_id: verified.key_id(),
-        reading,
-        algorithm: verified.algorithm().id(),
-        signature: verified.signed().signature().to_vec(),
+        reading: verified,
     })
 }
 
 fn revoked(key_id: &KeyId) -> ApiError {
     ApiError::new(
-        Status::Forbidden,
-        "meter_revoked",
+        ServerCode::MeterRevoked,
         format!("meter {key_id} is revoked"),
     )
 }
 
-/// The error for a policy outcome of the database.
-fn policy_error(code: &'static str, r: &Reading) -> ApiError {
-    match code {
-        "stale_sequence" => ApiError::new(
-            Status::Conflict,
-            code,
-            format!(
-                "sequence {} is not after the last stored sequence and is not an exact re-send",
-                r.sequence
-            ),
-        ),
-        "timestamp_backwards" => ApiError::new(
-            Status::Conflict,
-            code,
-            format!(
-                "timestamp {} ms is before the last stored reading's",
-                r.timestamp_ms
-            ),
-        ),
-        "register_decreased" => ApiError::new(
-            Status::Conflict,
-            code,
-            "a register is lower than in the last stored reading",
-        ),
-        "meter_revoked" => ApiError::new(Status::Forbidden, code, "the meter is revoked"),
-        _ => ApiError::new(
-            Status::Forbidden,
-            "unknown_meter",
-            "the meter is not registered",
-        ),
+/// The answer for a reading the committer did not store (a rejection, or a
+/// fault), or `None` for a stored or duplicate one.
+fn refusal(outcome: Outcome, key_id: &KeyId) -> Option<ApiError> {
+    match outcome {
+        Outcome::Accepted { .. } | Outcome::Duplicate => None,
+        Outcome::Rejected(e) => Some(ApiError::from(e)),
+        Outcome::Revoked => Some(revoked(key_id)),
+        Outcome::UnknownMeter => Some(ApiError::new(
+            ServerCode::UnknownMeter,
+            format!("no meter is registered with key {key_id}"),
+        )),
+        Outcome::Contended => Some(ApiError::new(
+            ServerCode::DatabaseUnavailable,
+            "other writers kept storing readings of this meter; retry later",
+        )),
     }
 }
 
-fn record(shared: &Shared, result: Result<&Outcome, &ApiError>) {
+/// Takes one token from the meter's bucket.
+///
+/// # Errors
+/// 429 `rate_limited` with `Retry-After`.
+fn rate_limit(shared: &Shared, key_id: &KeyId) -> Result<(), ApiError> {
+    match shared.limiter.take(key_id, 1, Instant::now()) {
+        (_, None) => Ok(()),
+        (_, Some(limited)) => {
+            let mut e = ApiError::new(
+                ServerCode::RateLimited,
+                format!(
+                    "meter {key_id} sends faster than {} readings/s (burst {}); retry in {} s",
+                    shared.config.rate_limit_per_sec,
+                    shared.config.rate_limit_burst,
+                    limited.retry_after
+                ),
+            );
+            e.retry_after = Some(limited.retry_after);
+            Err(e)
+        }
+    }
+}
+
+fn record(shared: &Shared, result: Result<Outcome, &ApiError>) {
     match result {
-        Ok(Outcome::Accepted { gap }) => shared.metrics.accepted(*gap),
+        Ok(Outcome::Accepted { gap, late }) => shared.metrics.accepted(gap, late),
         Ok(Outcome::Duplicate) => shared.metrics.duplicate(),
-        Ok(Outcome::Rejected(code)) => shared.metrics.rejected(code),
+        Ok(Outcome::Rejected(e)) => shared.metrics.rejected(e.code()),
+        Ok(Outcome::Revoked) => shared.metrics.rejected(ServerCode::MeterRevoked.as_str()),
+        Ok(Outcome::UnknownMeter) => shared.metrics.rejected(ServerCode::UnknownMeter.as_str()),
+        Ok(Outcome::Contended) => {}
         Err(e) if e.status.code < 500 => shared.metrics.rejected(e.code),
         Err(_) => {}
     }
@@ -228,35 +191,40 @@ async fn report(
     shared: &State<Arc<Shared>>,
     db: &State<Db>,
     committer: &State<Committer>,
+    trace: &Trace,
     _json: JsonContent,
     body: Data<'_>,
 ) -> Result<(Status, Json<Accepted>), ApiError> {
     let result = async {
-        let raw = read_body(body, READING_BODY_LIMIT, "reading_too_large").await?;
-        let item = check(shared, db, &raw).await?;
+        let raw = read_body(body, READING_BODY_LIMIT, TooLarge::Reading).await?;
+        let item = check(shared, db, trace, &raw).await?;
+        let key_id = item.reading.key_id();
+        rate_limit(shared, &key_id)?;
         // The item moves into the committer; the answer needs only these.
-        let (key_id, reading) = (item.key_id, item.reading);
+        let sequence = item.reading.reading().sequence;
         let outcome = committer
             .store(vec![item])
             .await?
             .into_iter()
             .next()
             .ok_or_else(|| ApiError::internal(&"no outcome for a stored reading"))?;
-        Ok((outcome, key_id, reading))
+        Ok((outcome, key_id, sequence))
     }
     .await;
-    record(shared, result.as_ref().map(|(outcome, ..)| outcome));
-    let (outcome, key_id, reading) = result?;
-    let answer = |duplicate, gap| Accepted {
+    record(shared, result.as_ref().map(|(outcome, ..)| *outcome));
+    let (outcome, key_id, sequence) = result?;
+    let answer = |duplicate, gap, late| Accepted {
         key_id: key_id.to_string(),
-        sequence: reading.sequence,
+        sequence,
         duplicate,
         gap,
+        late,
     };
     match outcome {
-        Outcome::Accepted { gap } => Ok((Status::Created, Json(answer(false, gap)))),
-        Outcome::Duplicate => Ok((Status::Ok, Json(answer(true, 0)))),
-        Outcome::Rejected(code) => Err(policy_error(code, &reading)),
+        Outcome::Accepted { gap, late } => Ok((Status::Created, Json(answer(false, gap, late)))),
+        Outcome::Duplicate => Ok((Status::Ok, Json(answer(true, 0, false)))),
+        refused => Err(refusal(refused, &key_id)
+            .unwrap_or_else(|| ApiError::internal(&"a refusal without an error"))),
     }
 }
 
@@ -277,9 +245,12 @@ pub struct BatchResult {
     /// Sequence of the reading, when it parsed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sequence: Option<u64>,
-    /// Sequence numbers skipped, for an accepted reading.
+    /// Sequence numbers missing just before it, for an accepted reading.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gap: Option<u64>,
+    /// For an accepted reading: it filled a recorded gap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late: Option<bool>,
     /// The error code, for a rejected reading.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<&'static str>,
@@ -307,8 +278,26 @@ fn rejected(index: usize, sequence: Option<u64>, e: &ApiError) -> BatchResult {
         status: "rejected",
         sequence,
         gap: None,
+        late: None,
         error: Some(e.code),
         message: Some(e.message.clone()),
+    }
+}
+
+/// The answer to a batch, with `Retry-After` when a reading was over its
+/// meter's rate limit.
+pub struct BatchResponse {
+    answer: Json<BatchAnswer>,
+    retry_after: Option<u64>,
+}
+
+impl<'r> Responder<'r, 'static> for BatchResponse {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let mut response = self.answer.respond_to(req)?;
+        if let Some(secs) = self.retry_after {
+            response.set_header(Header::new("Retry-After", secs.to_string()));
+        }
+        Ok(response)
     }
 }
 
@@ -320,16 +309,21 @@ async fn report_batch(
     shared: &State<Arc<Shared>>,
     db: &State<Db>,
     committer: &State<Committer>,
+    trace: &Trace,
     _json: JsonContent,
     body: Data<'_>,
-) -> Result<Json<BatchAnswer>, ApiError> {
-    let raw = read_body(body, BATCH_BODY_LIMIT, "body_too_large").await?;
-    let batch: Batch<'_> = serde_json::from_slice(&raw)
-        .map_err(|e| ApiError::bad_request("malformed_json", format!("malformed json: {e}")))?;
+) -> Result<BatchResponse, ApiError> {
+    let raw = read_body(
+        body,
+        BATCH_BODY_LIMIT,
+        TooLarge::Server(ServerCode::BodyTooLarge),
+    )
+    .await?;
+    let batch: Batch<'_> =
+        serde_json::from_slice(&raw).map_err(|e| ApiError::malformed_json(&e))?;
     if batch.readings.len() > MAX_BATCH_LEN {
         return Err(ApiError::new(
-            Status::PayloadTooLarge,
-            "batch_too_large",
+            ServerCode::BatchTooLarge,
             format!(
                 "a batch holds at most {MAX_BATCH_LEN} readings, got {}",
                 batch.readings.len()
@@ -339,45 +333,62 @@ async fn report_batch(
     let mut results: Vec<Option<BatchResult>> = Vec::with_capacity(batch.readings.len());
     let mut items = Vec::new();
     let mut positions = Vec::new();
+    let mut retry_after: Option<u64> = None;
     for (index, raw) in batch.readings.iter().enumerate() {
-        match check(shared, db, raw.get().as_bytes()).await {
+        // The error, and the sequence when the reading parsed.
+        let checked = match check(shared, db, trace, raw.get().as_bytes()).await {
+            Ok(item) => match rate_limit(shared, &item.reading.key_id()) {
+                Ok(()) => Ok(item),
+                Err(e) => {
+                    retry_after = retry_after.max(e.retry_after);
+                    Err((e, Some(item.reading.reading().sequence)))
+                }
+            },
+            Err(e) => Err((e, None)),
+        };
+        match checked {
             Ok(item) => {
                 items.push(item);
                 positions.push(index);
                 results.push(None);
             }
-            Err(e) => {
+            Err((e, sequence)) => {
                 if e.status.code >= 500 {
                     return Err(e);
                 }
                 shared.metrics.rejected(e.code);
-                results.push(Some(rejected(index, None, &e)));
+                results.push(Some(rejected(index, sequence, &e)));
             }
         }
     }
-    let readings: Vec<Reading> = items.iter().map(|item| item.reading).collect();
+    let keys: Vec<(KeyId, u64)> = items
+        .iter()
+        .map(|item| (item.reading.key_id(), item.reading.reading().sequence))
+        .collect();
     let outcomes = committer.store(items).await?;
-    for ((reading, index), outcome) in readings.iter().zip(positions).zip(outcomes) {
-        record(shared, Ok(&outcome));
-        let sequence = Some(reading.sequence);
+    for (((key_id, seq), index), outcome) in keys.iter().zip(positions).zip(outcomes) {
+        record(shared, Ok(outcome));
+        let sequence = Some(*seq);
+        let plain = |status| BatchResult {
+            index,
+            status,
+            sequence,
+            gap: None,
+            late: None,
+            error: None,
+            message: None,
+        };
         let result = match outcome {
-            Outcome::Accepted { gap } => BatchResult {
-                index,
-                status: "accepted",
-                sequence,
+            Outcome::Accepted { gap, late } => BatchResult {
                 gap: Some(gap),
-                error: None,
-                message: None,
+                late: Some(late),
+                ..plain("accepted")
             },
-            Outcome::Duplicate => BatchResult {
-                index,
-                status: "duplicate",
-                sequence,
-                gap: None,
-                error: None,
-                message: None,
+            Outcome::Duplicate => plain("duplicate"),
+            refused => match refusal(refused, key_id) {
+                Some(e) => rejected(index, sequence, &e),
+                None => return Err(ApiError::internal(&"a refusal without an error")),
             },
-            Outcome::Rejected(code) => rejected(index, sequence, &policy_error(code, reading)),
         };
         if let Some(slot) = results.get_mut(index) {
             *slot = Some(result);
@@ -385,12 +396,15 @@ async fn report_batch(
     }
     let results: Vec<BatchResult> = results.into_iter().flatten().collect();
     let count = |s: &str| results.iter().filter(|r| r.status == s).count();
-    Ok(Json(BatchAnswer {
-        accepted: count("accepted"),
-        duplicates: count("duplicate"),
-        rejected: count("rejected"),
-        results,
-    }))
+    Ok(BatchResponse {
+        answer: Json(BatchAnswer {
+            accepted: count("accepted"),
+            duplicates: count("duplicate"),
+            rejected: count("rejected"),
+            results,
+        }),
+        retry_after,
+    })
 }
 
 /// Routes of the public listener for readings in.

@@ -104,17 +104,19 @@ fn serves_two_listeners_and_stops_on_sigterm() {
     let db = TestDb::create();
     let public: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let operator: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let child = Command::new(BIN)
+    let mut child = Command::new(BIN)
         .env("DATABASE_URL", &db.url)
         .env("SMARTMETER_OPERATOR_TOKEN", OPERATOR_TOKEN)
         .env("SMARTMETER_PUBLIC_ADDR", public.to_string())
         .env("SMARTMETER_OPERATOR_ADDR", operator.to_string())
-        .env("ROCKET_LOG_LEVEL", "off")
+        .env_remove("RUST_LOG")
         .env("ROCKET_SHUTDOWN", "{grace=2,mercy=2}")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let stdout = lines_of(child.stdout.take().unwrap());
+    let stderr = lines_of(child.stderr.take().unwrap());
     let mut server = Running(child);
 
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -137,6 +139,16 @@ fn serves_two_listeners_and_stops_on_sigterm() {
     let reading = common::signed(common::meter_key(0), 1, 10, 0);
     let (st, b) = http(public, "POST", "/reportReading", None, &reading).unwrap();
     assert_eq!(st, 201, "{b}");
+    // A method Rocket does not know is still a 405 on a path that exists
+    // (Rocket hands the catcher a salvaged request), and 400 elsewhere.
+    let (st, b) = http(public, "QUERY", "/health", None, "").unwrap();
+    assert_eq!(st, 405, "{b}");
+    assert!(b.contains("method_not_allowed"), "{b}");
+    let (st, b) = http(operator, "PROPFIND", "/meters", Some(OPERATOR_TOKEN), "").unwrap();
+    assert_eq!(st, 405, "{b}");
+    let (st, b) = http(public, "QUERY", "/nothing-here", None, "").unwrap();
+    assert_eq!(st, 400, "{b}");
+    assert!(b.contains("bad_request"), "{b}");
 
     let pid = server.0.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
@@ -150,6 +162,18 @@ fn serves_two_listeners_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
+    // Text logs on a pipe: no colour codes, no Rocket banner, and nothing
+    // on standard output.
+    let text: Vec<String> = stderr.iter().collect();
+    assert!(text.iter().any(|l| l.contains("listening")), "{text:?}");
+    assert!(text.iter().any(|l| l.contains("request")), "{text:?}");
+    for line in &text {
+        assert!(!line.contains('\u{1b}'), "colour on a pipe: {line:?}");
+        assert!(!line.contains("Rocket has launched"), "{line:?}");
+        assert!(!line.contains("Configured for"), "{line:?}");
+    }
+    let out: Vec<String> = stdout.iter().collect();
+    assert!(out.is_empty(), "{out:?}");
 }
 
 #[test]
@@ -183,36 +207,56 @@ fn dev_mode_generates_and_prints_a_token() {
     assert!(!out.status.success(), "no database: must not run");
 }
 
-#[test]
-fn sigterm_finishes_in_flight_requests() {
+/// Collects the lines of a child's pipe on a thread; they arrive on `rx`.
+fn lines_of(pipe: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
     use std::io::BufRead;
-
-    let db = TestDb::create();
-    let public: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let operator: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let mut child = Command::new(BIN)
-        .env("DATABASE_URL", &db.url)
-        .env("SMARTMETER_OPERATOR_TOKEN", OPERATOR_TOKEN)
-        .env("SMARTMETER_PUBLIC_ADDR", public.to_string())
-        .env("SMARTMETER_OPERATOR_ADDR", operator.to_string())
-        .env("ROCKET_LOG_LEVEL", "normal")
-        .env("ROCKET_CLI_COLORS", "false")
-        .env("ROCKET_SHUTDOWN", "{grace=5,mercy=5}")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Rocket logs to standard output; watch it for the shutdown.
-    let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
+        for line in std::io::BufReader::new(pipe).lines() {
             let Ok(line) = line else { break };
             if tx.send(line).is_err() {
                 break;
             }
         }
     });
+    rx
+}
+
+#[test]
+fn sigterm_finishes_in_flight_requests_and_logs_json() {
+    let db = TestDb::create();
+    let public: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let operator: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--log-format", "json"])
+        .env("DATABASE_URL", &db.url)
+        .env("SMARTMETER_OPERATOR_TOKEN", OPERATOR_TOKEN)
+        .env("SMARTMETER_PUBLIC_ADDR", public.to_string())
+        .env("SMARTMETER_OPERATOR_ADDR", operator.to_string())
+        .env_remove("RUST_LOG")
+        .env("ROCKET_SHUTDOWN", "{grace=5,mercy=5}")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Every log line, JSON object or not, in order.
+    let stderr = lines_of(child.stderr.take().unwrap());
+    let stdout = lines_of(child.stdout.take().unwrap());
+    let mut log: Vec<serde_json::Value> = Vec::new();
+    let next_event = |log: &mut Vec<serde_json::Value>| {
+        let line = stderr
+            .recv_timeout(Duration::from_secs(30))
+            .expect("no more log lines");
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line:?}"));
+        assert!(v.is_object(), "{line}");
+        assert!(
+            v["level"].is_string() && v["timestamp"].is_string(),
+            "{line}"
+        );
+        log.push(v.clone());
+        v
+    };
     let mut server = Running(child);
     let deadline = Instant::now() + Duration::from_secs(60);
     let ready = |addr| matches!(http(addr, "GET", "/health", None, ""), Some((200, _)));
@@ -234,6 +278,8 @@ fn sigterm_finishes_in_flight_requests() {
     )
     .unwrap();
     assert_eq!(st, 201, "{b}");
+    let (st, b) = http(public, "POST", "/reportReading", None, "{}").unwrap();
+    assert_eq!(st, 400, "{b}");
 
     // A request whose body is only half sent is in flight.
     let reading = common::signed(k, 2, 20, 0);
@@ -266,15 +312,15 @@ fn sigterm_finishes_in_flight_requests() {
             .success()
     );
     // Both listeners have begun shutting down...
-    let mut requested = 0;
-    while requested < 2 {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("no shutdown logged");
-        if line.contains("Shutdown requested") {
-            requested += 1;
+    let mut requested = Vec::new();
+    while requested.len() < 2 {
+        let v = next_event(&mut log);
+        if v["message"] == "shutdown requested" {
+            requested.push(v["listener"].as_str().unwrap().to_string());
         }
     }
+    requested.sort();
+    assert_eq!(requested, ["operator", "public"]);
     // ...and the in-flight request still completes and is committed.
     conn.write_all(tail.as_bytes()).unwrap();
     let mut answer = String::new();
@@ -291,4 +337,78 @@ fn sigterm_finishes_in_flight_requests() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
+    // The rest of the log, to its end: every line is a JSON object.
+    while let Ok(line) = stderr.recv_timeout(Duration::from_secs(5)) {
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line:?}"));
+        log.push(v);
+    }
+    // Nothing on standard output (no Rocket banner).
+    let out: Vec<String> = stdout.try_iter().collect();
+    assert!(out.is_empty(), "{out:?}");
+
+    let requests: Vec<&serde_json::Value> =
+        log.iter().filter(|v| v["message"] == "request").collect();
+    let key_id = k.key_id().to_string();
+    let find = |status: u64| {
+        requests
+            .iter()
+            .find(|v| v["route"] == "/reportReading" && v["status"] == status)
+            .unwrap_or_else(|| panic!("no request line with status {status}: {log:?}"))
+    };
+    let ok = find(201);
+    assert_eq!(ok["listener"], "public");
+    assert_eq!(ok["method"], "POST");
+    assert_eq!(ok["key_id"], key_id.as_str());
+    assert!(ok["latency_us"].is_u64(), "{ok}");
+    assert!(ok.get("code").is_none(), "{ok}");
+    let bad = find(400);
+    assert_eq!(bad["code"], "malformed_json");
+    assert!(
+        requests.iter().any(|v| v["route"] == "/register"
+            && v["listener"] == "operator"
+            && v["key_id"] == key_id.as_str()),
+        "{requests:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|v| v["message"] == "listening" && v["listener"] == "public"),
+        "{log:?}"
+    );
+}
+
+#[test]
+fn a_database_refusal_at_start_is_logged_with_its_cause() {
+    let db = TestDb::create();
+    // A role that may open no connection: PostgreSQL refuses with "too many
+    // connections for role", which the log must say (not just "db error").
+    let role = format!("{}_nobody", db.name);
+    common::admin_sql_pub(&format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT 0"));
+    let url = db.url.replacen("postgres@", &format!("{role}@"), 1);
+    assert_ne!(url, db.url, "the admin URL has no user postgres: {url}");
+    let out = Command::new(BIN)
+        .args(["--log-format", "json"])
+        .env("DATABASE_URL", &url)
+        .env("SMARTMETER_OPERATOR_TOKEN", OPERATOR_TOKEN)
+        .env(
+            "SMARTMETER_PUBLIC_ADDR",
+            format!("127.0.0.1:{}", free_port()),
+        )
+        .env(
+            "SMARTMETER_OPERATOR_ADDR",
+            format!("127.0.0.1:{}", free_port()),
+        )
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    common::admin_sql_pub(&format!("DROP ROLE {role}"));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let failure = err
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "cannot apply database migrations")
+        .unwrap_or_else(|| panic!("no migration failure logged:\n{err}"));
+    let cause = failure["error"].as_str().unwrap();
+    assert!(cause.contains("too many connections"), "{cause}");
 }

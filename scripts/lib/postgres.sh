@@ -5,7 +5,8 @@
 #   pg_for_tests            use $SMARTMETER_TEST_DATABASE_URL, else a server
 #                           on 127.0.0.1:5432, else pg_throwaway; sets PG_ADMIN_URL
 #   pg_stop                 stop and delete the throwaway cluster, if any
-# Installs Debian's postgresql when no initdb is found and we are root.
+# Installs Debian's postgresql when no initdb is found and we are root. The
+# throwaway cluster has TLS on (a self-signed certificate made with openssl).
 
 PG_THROWAWAY_DIR=""
 
@@ -39,8 +40,13 @@ pg_throwaway() {
   [ "$(id -u)" = 0 ] && chown postgres: "$PG_THROWAWAY_DIR"
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   pg_as_owner "$bindir/initdb" -D "$PG_THROWAWAY_DIR/data" -U postgres -A trust -E UTF8 >/dev/null
+  # TLS on, as on a Debian cluster, with a throwaway self-signed certificate:
+  # the server's tests connect with sslmode=require.
+  pg_as_owner openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -keyout "$PG_THROWAWAY_DIR/data/server.key" -out "$PG_THROWAWAY_DIR/data/server.crt" 2>/dev/null
+  chmod 600 "$PG_THROWAWAY_DIR/data/server.key"
   pg_as_owner "$bindir/pg_ctl" -D "$PG_THROWAWAY_DIR/data" -l "$PG_THROWAWAY_DIR/log" -w \
-    -o "-p $port -k $PG_THROWAWAY_DIR -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+    -o "-p $port -k $PG_THROWAWAY_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c ssl=on" start >/dev/null
   PG_ADMIN_URL="postgres://postgres@127.0.0.1:$port/postgres"
   echo "==> throwaway PostgreSQL on 127.0.0.1:$port ($PG_THROWAWAY_DIR)"
 }

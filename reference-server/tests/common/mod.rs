@@ -68,6 +68,11 @@ fn admin_sql(sql: String) -> Result<(), String> {
     .map_err(|_| "admin thread panicked".to_string())?
 }
 
+/// Runs SQL on the admin database; panics on failure.
+pub fn admin_sql_pub(sql: &str) {
+    admin_sql(sql.to_string()).unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
 /// A database of its own, dropped (with its connections) when this is dropped.
 pub struct TestDb {
     pub name: String,
@@ -112,6 +117,15 @@ pub fn meter_key(i: usize) -> &'static MeterKey {
 pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!(
         "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// A file of `docs/vectors/`.
+pub fn vectors(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../docs/vectors/{name}",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap()
@@ -164,7 +178,7 @@ pub struct Harness {
 }
 
 pub fn config(db: &TestDb) -> Config {
-    let mut c = Config::new(db.url.clone(), OPERATOR_TOKEN);
+    let mut c = Config::new(db.url.clone(), OPERATOR_TOKEN).unwrap();
     c.read_token = Some(READ_TOKEN.into());
     c.db_pool_size = 4;
     c
@@ -257,4 +271,19 @@ pub async fn get(client: &Client, uri: &str, token: Option<&str>) -> (Status, Va
 
 pub fn public_key_text(key: &PublicKey) -> String {
     key.to_base64()
+}
+
+/// A plain connection (no TLS) for checks from inside async tests.
+pub async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
+    rocket::tokio::spawn(conn);
+    client
+}
+
+/// The URL with one more query parameter (`key=value`).
+pub fn with_param(url: &str, param: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{param}")
 }

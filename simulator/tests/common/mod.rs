@@ -86,8 +86,12 @@ impl TestDb {
     pub fn stored(&self) -> BTreeMap<String, Vec<Reading>> {
         let rows = sql_on(
             self.url.clone(),
-            "SELECT m.username, r.sequence::text, r.timestamp_ms::text, r.wh_imported::text, \
-             r.wh_exported::text FROM readings r JOIN meters m ON m.id = r.meter_id \
+            // The server stores each u64 as BIGINT offset by 2^63 (docs/api.md).
+            "SELECT m.username, (r.sequence::numeric + 9223372036854775808)::text, \
+             (r.timestamp_ms::numeric + 9223372036854775808)::text, \
+             (r.wh_imported::numeric + 9223372036854775808)::text, \
+             (r.wh_exported::numeric + 9223372036854775808)::text \
+             FROM readings r JOIN meters m ON m.id = r.meter_id \
              ORDER BY m.username, r.sequence"
                 .into(),
         )
