@@ -33,7 +33,9 @@ done
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+# shellcheck source=lib/cargo.sh
+. scripts/lib/cargo.sh
+target_dir=$(cargo_target_dir)
 cargo bench --locked -p smartmeter-core --bench core --no-run -q
 cat /proc/loadavg >"$out/load-before"
 for round in $(seq 1 "$rounds"); do

@@ -35,6 +35,8 @@ cd "$(dirname "$0")/.."
 meters="${1:-500}"
 per_meter="${2:-60}"
 
+# shellcheck source=lib/cargo.sh
+. scripts/lib/cargo.sh
 # shellcheck source=lib/postgres.sh
 . scripts/lib/postgres.sh
 
@@ -59,15 +61,16 @@ cleanup() {
 trap cleanup EXIT
 
 cargo build --locked --release -q -p smartmeter-server --bin smartmeter-server --example presign
+built=$(cargo_target_dir)/release
 pg_for_tests
 
 # Two sets of meters, so that the batch run stores new readings too. Every
 # server run gets a fresh database, so the same sets serve every run.
-target/release/examples/presign "$meters" "$per_meter" "$work/single"
-target/release/examples/presign "$meters" "$per_meter" "$work/batch" 64
+"$built/examples/presign" "$meters" "$per_meter" "$work/single"
+"$built/examples/presign" "$meters" "$per_meter" "$work/batch" 64
 # The fixed-rate run lasts about 8 s at 7,500/s.
-target/release/examples/presign "$meters" "$((per_meter * 2))" "$work/paced"
-target/release/examples/presign "$meters" "$per_meter" "$work/large"
+"$built/examples/presign" "$meters" "$((per_meter * 2))" "$work/paced"
+"$built/examples/presign" "$meters" "$per_meter" "$work/large"
 
 python3 scripts/bench/run.py "$PG_ADMIN_URL" "$work" "$meters" "$per_meter" \
-  target/release/smartmeter-server "${BENCH_REFERENCE:-}"
+  "$built/smartmeter-server" "${BENCH_REFERENCE:-}"

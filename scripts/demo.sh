@@ -21,6 +21,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# shellcheck source=lib/cargo.sh
+. scripts/lib/cargo.sh
 # shellcheck source=lib/postgres.sh
 . scripts/lib/postgres.sh
 
@@ -63,7 +65,7 @@ free_port() {
 
 echo "==> building smartmeter-server and smartmeter-sim (release)"
 cargo build --locked --release -q -p smartmeter-server -p smartmeter-sim
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+target_dir=$(cargo_target_dir)
 server_bin="$target_dir/release/smartmeter-server"
 sim_bin="$target_dir/release/smartmeter-sim"
 

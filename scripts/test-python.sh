@@ -12,7 +12,7 @@
 # Environment:
 #   PYTHON                        interpreter for the virtual environments (python3)
 #   SMARTMETER_TEST_DATABASE_URL  PostgreSQL admin URL; else 127.0.0.1:5432, else a throwaway cluster
-#   SMARTMETER_SERVER_BIN         server binary; else built with cargo (target/debug/smartmeter-server)
+#   SMARTMETER_SERVER_BIN         server binary; else built with cargo (debug, in cargo's target directory)
 #   SMARTMETER_PYTHON_SKIP_SERVER=1  skip (visibly) the tests that need the server
 # Extra arguments go to pytest (e.g. -k vectors).
 set -euo pipefail
@@ -22,6 +22,8 @@ python=${PYTHON:-python3}
 work="$root/target/python"
 mkdir -p "$work"
 
+# shellcheck source=lib/cargo.sh
+. scripts/lib/cargo.sh
 # shellcheck source=lib/postgres.sh
 . scripts/lib/postgres.sh
 trap pg_stop EXIT
@@ -67,7 +69,8 @@ venv="$work/test-venv"
 if [ -z "${SMARTMETER_SERVER_BIN:-}" ] && [ "${SMARTMETER_PYTHON_SKIP_SERVER:-}" != 1 ]; then
   echo "==> building smartmeter-server for the example tests"
   cargo build --locked -q -p smartmeter-server
-  export SMARTMETER_SERVER_BIN="$root/target/debug/smartmeter-server"
+  SMARTMETER_SERVER_BIN="$(cargo_target_dir)/debug/smartmeter-server"
+  export SMARTMETER_SERVER_BIN
 fi
 if [ "${SMARTMETER_PYTHON_SKIP_SERVER:-}" != 1 ]; then
   echo "==> PostgreSQL for the example tests"

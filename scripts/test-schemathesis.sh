@@ -13,6 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
+# shellcheck source=lib/cargo.sh
+. scripts/lib/cargo.sh
 # shellcheck source=lib/postgres.sh
 . scripts/lib/postgres.sh
 
@@ -45,6 +47,7 @@ if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/schemathesis" --version | g
   "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$schemathesis_version"
 fi
 cargo build --locked -q -p smartmeter-server --bin smartmeter-server --example presign
+built=$(cargo_target_dir)/debug
 
 pg_for_tests
 db="smartmeter_schemathesis_$$"
@@ -66,11 +69,11 @@ read_token="schemathesis-read-$RANDOM$RANDOM"
 
 DATABASE_URL="$db_url" SMARTMETER_OPERATOR_TOKEN="$token" SMARTMETER_READ_TOKEN="$read_token" \
   SMARTMETER_PUBLIC_ADDR="127.0.0.1:$public_port" SMARTMETER_OPERATOR_ADDR="127.0.0.1:$operator_port" \
-  target/debug/smartmeter-server --log-format json 2>"$work/server.log" &
+  "$built/smartmeter-server" --log-format json 2>"$work/server.log" &
 server_pid=$!
 
 # A few meters with readings: registered and reported through the API.
-target/debug/examples/presign 3 5 "$work/seed" 2>/dev/null
+"$built/examples/presign" 3 5 "$work/seed" 2>/dev/null
 python3 - "$public_port" "$operator_port" "$token" "$work/seed" <<'PY'
 import json, sys, time, urllib.request
 public, operator, token, seed = sys.argv[1:5]

@@ -23,13 +23,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 dashboard=$root/examples/dashboard
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
 STEP_PREFIX="[wasm] "
 # shellcheck source=lib/steps.sh
 . scripts/lib/steps.sh
 # shellcheck source=lib/wasm-pkg.sh
 . scripts/lib/wasm-pkg.sh
+# shellcheck source=lib/cargo.sh
+. scripts/lib/cargo.sh
+target_dir=$(cargo_target_dir)
 
 wasm_bindgen_version() {
   # The version of the wasm-bindgen crate in Cargo.lock: the CLI must match it exactly.

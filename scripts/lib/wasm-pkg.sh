@@ -15,6 +15,9 @@
 # Sets WASM_RAW, WASM_GZIP (before wasm-opt) and WASM_OPT_RAW, WASM_OPT_GZIP
 # (what the package ships), in bytes.
 
+# shellcheck source=cargo.sh
+. "$(dirname "${BASH_SOURCE[0]}")/cargo.sh"
+
 build_wasm_pkg() {
   local root target_dir wasm pkg wasm_opt built
   root=$(pwd)
@@ -24,7 +27,7 @@ build_wasm_pkg() {
     echo "no $wasm_opt: run npm ci in examples/dashboard first" >&2
     return 1
   fi
-  target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+  target_dir=$(cargo_target_dir)
   CARGO_PROFILE_RELEASE_OPT_LEVEL=s cargo build --locked -q -p smartmeter-wasm --target wasm32-unknown-unknown --release "$@"
   wasm=$target_dir/wasm32-unknown-unknown/release/smartmeter_wasm.wasm
   rm -rf "$pkg/web" "$pkg/nodejs"
