@@ -37,17 +37,13 @@ per_meter="${2:-60}"
 
 # shellcheck source=lib/cargo.sh
 . scripts/lib/cargo.sh
+# shellcheck source=lib/debian.sh
+. scripts/lib/debian.sh
 # shellcheck source=lib/postgres.sh
 . scripts/lib/postgres.sh
 
-if ! command -v wrk >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-  else
-    echo "error: wrk is not installed (Debian package 'wrk')" >&2
-    exit 1
-  fi
-fi
+need_command wrk wrk
+need_command psql postgresql-client
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/smartmeter-bench.XXXXXX")
 cleanup() {

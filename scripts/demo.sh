@@ -23,6 +23,8 @@ cd "$(dirname "$0")/.."
 
 # shellcheck source=lib/cargo.sh
 . scripts/lib/cargo.sh
+# shellcheck source=lib/debian.sh
+. scripts/lib/debian.sh
 # shellcheck source=lib/postgres.sh
 . scripts/lib/postgres.sh
 
@@ -102,15 +104,8 @@ for i in $(seq 300); do
   sleep 0.1
 done
 
-if ! command -v psql >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "==> installing Debian's postgresql-client (psql, for the database check)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null
-  else
-    echo "error: psql is needed for the database check; install postgresql-client" >&2
-    exit 1
-  fi
-fi
+# psql, for the database check.
+need_command psql postgresql-client
 # Readings stored from now on are this run's (DATABASE_URL may hold older ones).
 run_start=$(psql -tA "$database_url" -c "SELECT now()")
 

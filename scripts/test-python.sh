@@ -24,22 +24,13 @@ mkdir -p "$work"
 
 # shellcheck source=lib/cargo.sh
 . scripts/lib/cargo.sh
+# shellcheck source=lib/debian.sh
+. scripts/lib/debian.sh
 # shellcheck source=lib/postgres.sh
 . scripts/lib/postgres.sh
 trap pg_stop EXIT
 
-# Debian's python3 needs python3-venv for `python3 -m venv`.
-if ! "$python" -m venv "$work/probe-venv" >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "==> installing python3-venv"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-  else
-    echo "error: '$python -m venv' fails; install python3-venv" >&2
-    exit 1
-  fi
-fi
-rm -rf "$work/probe-venv"
+need_python_venv "$python"
 
 echo "==> maturin (build tool venv, kept between runs)"
 if [ ! -x "$work/build-venv/bin/maturin" ]; then
@@ -75,10 +66,7 @@ fi
 if [ "${SMARTMETER_PYTHON_SKIP_SERVER:-}" != 1 ]; then
   echo "==> PostgreSQL for the example tests"
   # The tests create and drop their database with psql.
-  if ! command -v psql >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null
-  fi
+  need_command psql postgresql-client
   pg_for_tests
   export SMARTMETER_TEST_DATABASE_URL=$PG_ADMIN_URL
 fi

@@ -15,6 +15,8 @@ root=$(pwd)
 
 # shellcheck source=lib/cargo.sh
 . scripts/lib/cargo.sh
+# shellcheck source=lib/debian.sh
+. scripts/lib/debian.sh
 # shellcheck source=lib/postgres.sh
 . scripts/lib/postgres.sh
 
@@ -23,6 +25,7 @@ venv=$root/target/schemathesis-venv
 work=$(mktemp -d "${TMPDIR:-/tmp}/smartmeter-schemathesis.XXXXXX")
 server_pid=
 db=
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
   if [ -n "$db" ]; then psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null || true; fi
@@ -32,16 +35,7 @@ cleanup() {
 trap cleanup EXIT
 
 if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/schemathesis" --version | grep -q "$schemathesis_version"; then
-  # Debian's python3 needs python3-venv for `python3 -m venv`.
-  if ! python3 -m venv "$work/probe-venv" >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-    else
-      echo "error: 'python3 -m venv' fails; install python3-venv" >&2
-      exit 1
-    fi
-  fi
+  need_python_venv python3
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$schemathesis_version"
@@ -49,6 +43,7 @@ fi
 cargo build --locked -q -p smartmeter-server --bin smartmeter-server --example presign
 built=$(cargo_target_dir)/debug
 
+need_command psql postgresql-client
 pg_for_tests
 db="smartmeter_schemathesis_$$"
 psql -q "$PG_ADMIN_URL" -c "CREATE DATABASE $db"

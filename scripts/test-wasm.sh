@@ -29,6 +29,8 @@ STEP_PREFIX="[wasm] "
 . scripts/lib/steps.sh
 # shellcheck source=lib/wasm-pkg.sh
 . scripts/lib/wasm-pkg.sh
+# shellcheck source=lib/debian.sh
+. scripts/lib/debian.sh
 # shellcheck source=lib/cargo.sh
 . scripts/lib/cargo.sh
 target_dir=$(cargo_target_dir)
@@ -48,18 +50,8 @@ setup() {
     # Not --locked: the CLI's own lock file does not build with current toolchains.
     cargo install -q wasm-bindgen-cli --version "$want"
   fi
-  local missing=()
-  for p in chromium chromium-driver; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    if [ "$(id -u)" != 0 ]; then
-      echo "missing Debian packages: ${missing[*]} (run as root or install them)" >&2
-      return 1
-    fi
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
+  apt_install chromium chromium-driver
+  need_command psql postgresql-client # the end-to-end test makes its database with psql
 }
 
 build_pkg() {

@@ -13,6 +13,8 @@ root=$(pwd)
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 
+# shellcheck source=lib/debian.sh
+. scripts/lib/debian.sh
 # shellcheck source=lib/postgres.sh
 . scripts/lib/postgres.sh
 
@@ -22,22 +24,8 @@ STEP_LOG=$(mktemp /tmp/smartmeter-tests.XXXXXX)
 export STEP_LOG
 trap 'pg_stop; rm -f "$STEP_LOG"' EXIT
 
-apt_install() {
-  local missing=()
-  for pkg in "$@"; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" != 0 ]; then
-    echo "missing Debian packages: ${missing[*]} (run as root or install them)" >&2
-    return 1
-  fi
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-}
-
 setup() {
-  apt_install openssl xxd
+  apt_install "${TEST_DEBIAN_PACKAGES[@]}"
   rustup component add clippy rustfmt >/dev/null 2>&1 || true
   rustup target add wasm32-unknown-unknown >/dev/null
 }

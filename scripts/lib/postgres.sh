@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # PG_ADMIN_URL is set for the scripts that source this file
 # PostgreSQL for the demo and the tests. Source this file, then call
 #   pg_throwaway            start a private cluster in a temporary directory
 #                           on a free port; sets PG_ADMIN_URL
@@ -8,9 +8,13 @@
 # Installs Debian's postgresql when no initdb is found and we are root. The
 # throwaway cluster has TLS on (a self-signed certificate made with openssl).
 
+# shellcheck source=debian.sh
+. "$(dirname "${BASH_SOURCE[0]}")/debian.sh"
+
 PG_THROWAWAY_DIR=""
 
 pg_bindir() {
+  # shellcheck disable=SC2012 # the names are PostgreSQL versions; sort -V orders them
   ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
 }
 
@@ -26,15 +30,16 @@ pg_throwaway() {
   local bindir port
   bindir=$(pg_bindir)
   if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      echo "==> installing PostgreSQL from Debian (no initdb found)"
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-      bindir=$(pg_bindir)
-    else
-      echo "error: PostgreSQL is not installed; install Debian's 'postgresql' or set DATABASE_URL" >&2
+    echo "==> no initdb found: PostgreSQL from Debian (or set DATABASE_URL)"
+    apt_install postgresql
+    bindir=$(pg_bindir)
+    if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
+      echo "error: no initdb under /usr/lib/postgresql/*/bin; install Debian's 'postgresql' or set DATABASE_URL" >&2
       return 1
     fi
   fi
+  # openssl makes the cluster's TLS certificate (below).
+  need_command openssl openssl
   PG_THROWAWAY_DIR=$(mktemp -d /tmp/smartmeter-pg.XXXXXX)
   chmod 755 "$PG_THROWAWAY_DIR"
   [ "$(id -u)" = 0 ] && chown postgres: "$PG_THROWAWAY_DIR"
