@@ -2,14 +2,13 @@
 a fresh database, the server on ephemeral ports, the pre-signed meters
 registered, then wrk replays the single readings and the batches; CPU time
 is read from /proc around each replay. Writes docs/performance.md's section
-"Reference server" unless BENCH_NO_DOCS=1.
+"Reference server" (scripts/lib/doc_section.py) unless BENCH_NO_DOCS=1.
 
 Usage: run.py ADMIN_URL WORK METERS PER_METER SERVER [REFERENCE]
 """
 
 import datetime
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -296,8 +295,7 @@ if reference_bin:
     command = f"BENCH_REFERENCE=<release build of the reference> {command}"
 table = "\n".join(rows)
 size_table = "\n".join(sizes)
-section = f"""<!-- server-bench:begin -->
-## Reference server
+section = f"""## Reference server
 
 Measured by `{command}` on {datetime.date.today()} ({cpu}, {os.cpu_count()} cores, shared with
 other builds: load average {load} when the run started, {load_end} when it ended).
@@ -332,12 +330,8 @@ Bytes per stored reading, all partitions, after the run (table only, and table p
 | server | readings | table bytes per reading | table + indexes bytes per reading |
 |---|---|---|---|
 {size_table}
-<!-- server-bench:end -->"""
-path = "docs/performance.md"
-text = open(path).read()
-if "<!-- server-bench:begin -->" in text:
-    text = re.sub(r"<!-- server-bench:begin -->.*?<!-- server-bench:end -->", lambda _: section, text, flags=re.S)
-else:
-    text = text.rstrip("\n") + "\n\n" + section + "\n"
-open(path, "w").write(text)
+"""
 print(section)
+# The one "replace a marked section" of the benchmark scripts.
+subprocess.run([sys.executable, "scripts/lib/doc_section.py", "docs/performance.md", "server-bench"],
+               input=section, text=True, check=True)
