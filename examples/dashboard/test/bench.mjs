@@ -19,8 +19,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 
-import { chromium } from "playwright-core";
-
+import { launchChromium } from "./chromium.mjs";
 import { presignDay } from "./presign.mjs";
 
 const { values } = parseArgs({
@@ -36,8 +35,6 @@ const { values } = parseArgs({
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../../..");
 const seconds = Number(values.seconds);
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 const TICK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
 
 const vector = JSON.parse(readFileSync(join(root, "docs/vectors/valid.json"), "utf8")).cases.find((c) => c.name === "rsa2048-basic");
@@ -108,7 +105,7 @@ const url = await new Promise((ok, ko) => {
 
 let browser;
 try {
-  browser = await chromium.launch({ executablePath: chromiumPath, args: ARGS, headless: true });
+  browser = await launchChromium();
   const pid = chromiumPid();
   const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
   page.on("pageerror", (e) => console.error(e));

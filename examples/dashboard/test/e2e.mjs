@@ -34,9 +34,9 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 
-import { chromium } from "playwright-core";
 import * as wasm from "smartmeter-wasm";
 
+import { launchChromium } from "./chromium.mjs";
 import { presignDay, signOne } from "./presign.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -45,15 +45,6 @@ const out = resolve(process.env.E2E_OUTPUT ?? join(here, "../test-output"));
 mkdirSync(out, { recursive: true });
 const serverBin = process.env.SMARTMETER_SERVER_BIN ?? join(root, "target/debug/smartmeter-server");
 const adminUrl = process.env.PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 
 // One UTC day: 17,340 sequence numbers 4,982 ms apart (about every 5 s),
 // of which 60 (5001..5060, five minutes) never arrive: 17,280 readings.
@@ -260,7 +251,7 @@ async function main() {
   step(`the server verified and stored ${stored} readings in ${figures.store.seconds.toFixed(1)} s`);
 
   // 3. The dashboard verifies the day.
-  browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS, headless: true });
+  browser = await launchChromium();
   const context = await browser.newContext({ viewport: { width: 1280, height: 1100 }, acceptDownloads: true });
   const page = await context.newPage();
   const consoleErrors = [];
