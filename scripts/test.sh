@@ -3,15 +3,38 @@
 # (.ci/run). It installs what it needs (Rust targets and tools, Debian
 # packages) and provisions PostgreSQL: $SMARTMETER_TEST_DATABASE_URL, else a
 # server on 127.0.0.1:5432, else a throwaway cluster that it removes again.
-#
-# Usage: scripts/test.sh [--quick]
-#   --quick   skip fuzzing and cargo audit (for a fast local loop)
-# Environment: FUZZ_SECONDS (per fuzz target, default 30).
+# Usage and options: usage() below, or scripts/test.sh --help.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
+
+usage() {
+  cat <<'EOF'
+Usage: scripts/test.sh [--quick]
+Runs every test of SmartMeters, as CI does. Installs Rust components and
+targets, and as root with apt-get the Debian packages it needs
+(TEST_DEBIAN_PACKAGES in scripts/lib/debian.sh).
+  --quick      skip fuzzing and cargo audit (for a fast local loop)
+  -h, --help   print this and exit
+Environment: FUZZ_SECONDS (per fuzz target, default 30),
+SMARTMETER_TEST_DATABASE_URL (PostgreSQL admin URL).
+EOF
+}
+
 quick=0
-[ "${1:-}" = "--quick" ] && quick=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    -h | --help) usage; exit 0 ;;
+    *)
+      # A mistyped option must not run (or skip) something else silently.
+      echo "scripts/test.sh: unknown argument: $1" >&2
+      usage >&2
+      exit 2
+      ;;
+  esac
+  shift
+done
+
+cd "$(dirname "$0")/.."
 
 # shellcheck source=lib/debian.sh
 . scripts/lib/debian.sh
