@@ -49,8 +49,9 @@ trap 'pg_stop; rm -f "$STEP_LOG"' EXIT
 
 setup() {
   apt_install "${TEST_DEBIAN_PACKAGES[@]}"
-  rustup component add clippy rustfmt >/dev/null 2>&1 || true
-  rustup target add wasm32-unknown-unknown >/dev/null
+  # -q keeps the "up to date" lines out; a failure still prints and fails the step.
+  rustup -q component add clippy rustfmt
+  rustup -q target add wasm32-unknown-unknown
 }
 
 vectors_check() {
