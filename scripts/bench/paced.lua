@@ -13,6 +13,8 @@
 -- omission. Use enough connections that one is always free (Little's law:
 -- rate x latency).
 
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
+
 local ffi = require("ffi")
 ffi.cdef [[
   typedef struct { long tv_sec; long tv_nsec; } timespec;
@@ -24,16 +26,11 @@ local function now_ms()
   return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
 end
 
-local bodies = {}
-local total = 0
-local sent = 0
-local path = "/"
-local done_file = nil
 local interval_ms = 1
 local start = nil
 local slot = 0
 
-answered = 0
+-- Answers (2xx or not) and the schedule's lag.
 s2xx = 0
 sother = 0
 late_sends = 0
@@ -41,13 +38,8 @@ lag_max_ms = 0
 lag_sum_ms = 0
 
 function init(args)
-  path = args[1]
-  done_file = args[3]
+  read_args(args)
   interval_ms = 1000 / tonumber(args[4])
-  for line in io.lines(args[2]) do
-    total = total + 1
-    bodies[total] = line
-  end
 end
 
 function delay()
@@ -71,42 +63,16 @@ function delay()
   return 0
 end
 
-function request()
-  if sent < total then
-    sent = sent + 1
-    return wrk.format("POST", path, {["Content-Type"] = "application/json"}, bodies[sent])
-  end
-  return wrk.format("GET", "/health")
-end
-
 function response(status, headers, body)
-  answered = answered + 1
   if status >= 200 and status < 300 then
-    s2xx = s2xx + 1
+    count_answer("s2xx")
   else
-    sother = sother + 1
+    count_answer("sother")
   end
-  if answered == total then
-    if done_file then
-      local f = io.open(done_file, "w")
-      f:write("done\n")
-      f:close()
-    end
-    wrk.thread:stop()
-  end
-end
-
-local threads = {}
-
-function setup(thread)
-  table.insert(threads, thread)
 end
 
 function done(summary, latency, requests)
-  local t = threads[1]
-  io.write(string.format(
-    "requests=%d seconds=%.3f p50_us=%d p99_us=%d answered=%d s2xx=%d sother=%d late_sends=%d lag_max_ms=%.1f errors=%d\n",
-    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
-    t:get("answered"), t:get("s2xx"), t:get("sother"), t:get("late_sends"), t:get("lag_max_ms"),
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+  local e = summary.errors
+  report(summary, latency, {"answered", "s2xx", "sother", "late_sends", "lag_max_ms"},
+    e.connect + e.read + e.write + e.timeout)
 end

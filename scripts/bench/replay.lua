@@ -16,71 +16,28 @@
 -- (scripts/bench-server.sh) interrupts wrk (SIGINT), which then reports
 -- the time actually spent.
 
-local bodies = {}
-local total = 0
-local sent = 0
-local path = "/"
-local done_file = nil
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
 
--- Answers, by status: globals so that done() can read them from the thread.
-answered = 0
+-- Answers, by status.
 s2xx = 0
 s4xx = 0
 s429 = 0
 s5xx = 0
-health = 0
-
-function init(args)
-  path = args[1]
-  done_file = args[3]
-  for line in io.lines(args[2]) do
-    total = total + 1
-    bodies[total] = line
-  end
-end
-
-function request()
-  if sent < total then
-    sent = sent + 1
-    return wrk.format("POST", path, {["Content-Type"] = "application/json"}, bodies[sent])
-  end
-  health = health + 1
-  return wrk.format("GET", "/health")
-end
 
 function response(status, headers, body)
-  answered = answered + 1
   if status == 429 then
-    s429 = s429 + 1
+    count_answer("s429")
   elseif status >= 500 then
-    s5xx = s5xx + 1
+    count_answer("s5xx")
   elseif status >= 400 then
-    s4xx = s4xx + 1
+    count_answer("s4xx")
   else
-    s2xx = s2xx + 1
+    count_answer("s2xx")
   end
-  if answered == total then
-    if done_file then
-      local f = io.open(done_file, "w")
-      f:write("done\n")
-      f:close()
-    end
-    wrk.thread:stop()
-  end
-end
-
-local threads = {}
-
-function setup(thread)
-  table.insert(threads, thread)
 end
 
 function done(summary, latency, requests)
-  local t = threads[1]
-  io.write(string.format(
-    "requests=%d seconds=%.3f p50_us=%d p99_us=%d answered=%d s2xx=%d s4xx=%d s429=%d s5xx=%d health=%d errors=%d\n",
-    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
-    t:get("answered"), t:get("s2xx"), t:get("s4xx"), t:get("s429"), t:get("s5xx"), t:get("health"),
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status
-      + summary.errors.timeout))
+  local e = summary.errors
+  report(summary, latency, {"answered", "s2xx", "s4xx", "s429", "s5xx", "health"},
+    e.connect + e.read + e.write + e.status + e.timeout)
 end

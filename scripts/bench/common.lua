@@ -1,0 +1,74 @@
+-- What replay.lua and paced.lua (the wrk scripts of scripts/bench-server.sh)
+-- share: the bodies read from FILE, each sent once and in order and then
+-- `GET /health` while the last answers come back; the count of answers,
+-- and the file DONE once as many answers as bodies are in; the key=value
+-- line that scripts/bench/run.py reads. Each script loads this file with
+-- dofile() and adds its own response() and done() (and paced.lua its
+-- schedule). wrk runs the script in a Lua state per thread and one for
+-- setup() and done(): the globals below are per thread, and done() reads a
+-- thread's with thread:get().
+
+bodies = {}
+total = 0
+sent = 0
+path = "/"
+done_file = nil
+answered = 0
+health = 0
+
+-- The arguments after `--`: PATH FILE DONE (then the script's own).
+function read_args(args)
+  path = args[1]
+  done_file = args[3]
+  for line in io.lines(args[2]) do
+    total = total + 1
+    bodies[total] = line
+  end
+end
+
+function init(args)
+  read_args(args)
+end
+
+function request()
+  if sent < total then
+    sent = sent + 1
+    return wrk.format("POST", path, {["Content-Type"] = "application/json"}, bodies[sent])
+  end
+  health = health + 1
+  return wrk.format("GET", "/health")
+end
+
+-- Counts an answer in the global counter `name`; after the last one, marks
+-- DONE and stops the thread.
+function count_answer(name)
+  answered = answered + 1
+  _G[name] = _G[name] + 1
+  if answered == total then
+    if done_file then
+      local f = io.open(done_file, "w")
+      f:write("done\n")
+      f:close()
+    end
+    wrk.thread:stop()
+  end
+end
+
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+-- Prints the run's figures, the first thread's `counters` (a list of
+-- global names) and `errors` as one line of key=value pairs.
+function report(summary, latency, counters, errors)
+  local t = threads[1]
+  local fields = {string.format("requests=%d seconds=%.3f p50_us=%d p99_us=%d",
+    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99))}
+  for _, name in ipairs(counters) do
+    table.insert(fields, name .. "=" .. tostring(t:get(name)))
+  end
+  table.insert(fields, "errors=" .. tostring(errors))
+  io.write(table.concat(fields, " ") .. "\n")
+end
