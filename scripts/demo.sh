@@ -61,10 +61,6 @@ for url in sys.argv[1:]:
 PY
 }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 echo "==> building smartmeter-server and smartmeter-sim (release)"
 cargo build --locked --release -q -p smartmeter-server -p smartmeter-sim
 target_dir=$(cargo_target_dir)
@@ -81,8 +77,7 @@ else
 fi
 
 token=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
-public_port=$(free_port)
-operator_port=$(free_port)
+read -r public_port operator_port < <(python3 scripts/lib/free_ports.py 2)
 echo "==> starting smartmeter-server (public 127.0.0.1:$public_port, operator 127.0.0.1:$operator_port)"
 DATABASE_URL=$database_url \
 SMARTMETER_OPERATOR_TOKEN=$token \

@@ -53,12 +53,7 @@ u = urllib.parse.urlsplit(sys.argv[1])
 print(urllib.parse.urlunsplit(u._replace(path="/" + sys.argv[2])))
 PY
 )
-# Two distinct free ports (both bound at once, so neither is picked twice).
-read -r public_port operator_port < <(python3 -c '
-import socket
-a, b = socket.socket(), socket.socket()
-a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
-print(a.getsockname()[1], b.getsockname()[1])')
+read -r public_port operator_port < <(python3 scripts/lib/free_ports.py 2)
 token="schemathesis-operator-$RANDOM$RANDOM"
 read_token="schemathesis-read-$RANDOM$RANDOM"
 

@@ -10,12 +10,14 @@ Usage: run.py ADMIN_URL WORK METERS PER_METER SERVER [REFERENCE]
 import datetime
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.parse
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from free_ports import free_ports  # noqa: E402  (the scripts' one port picker)
 
 admin, work, meters, per_meter, server_bin, reference_bin = sys.argv[1:7]
 TCK = os.sysconf("SC_CLK_TCK")
@@ -24,17 +26,6 @@ TCK = os.sysconf("SC_CLK_TCK")
 def psql(url, sql):
     return subprocess.run(["psql", "-XAtq", url, "-c", sql], check=True,
                           capture_output=True, text=True).stdout.strip()
-
-
-def free_ports(n):
-    """n distinct free ports (all bound at once, so none is picked twice)."""
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def call(port, path, body=None, auth=None):

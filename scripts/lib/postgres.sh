@@ -43,7 +43,7 @@ pg_throwaway() {
   PG_THROWAWAY_DIR=$(mktemp -d /tmp/smartmeter-pg.XXXXXX)
   chmod 755 "$PG_THROWAWAY_DIR"
   [ "$(id -u)" = 0 ] && chown postgres: "$PG_THROWAWAY_DIR"
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(python3 "$(dirname "${BASH_SOURCE[0]}")/free_ports.py")
   pg_as_owner "$bindir/initdb" -D "$PG_THROWAWAY_DIR/data" -U postgres -A trust -E UTF8 >/dev/null
   # TLS on, as on a Debian cluster, with a throwaway self-signed certificate:
   # the server's tests connect with sslmode=require.
