@@ -15,7 +15,8 @@ targets, and as root with apt-get the Debian packages it needs
   --quick      skip fuzzing and cargo audit (for a fast local loop)
   -h, --help   print this and exit
 Environment: FUZZ_SECONDS (per fuzz target, default 30),
-SMARTMETER_TEST_DATABASE_URL (PostgreSQL admin URL).
+SMARTMETER_TEST_DATABASE_URL (PostgreSQL admin URL),
+SMARTMETER_ADVISORY_DB (RustSec database; default ../shared/advisory-db).
 EOF
 }
 
@@ -66,17 +67,6 @@ workspace_tests() {
   SMARTMETER_TEST_DATABASE_URL=$PG_ADMIN_URL logged cargo test --locked --workspace
 }
 
-audit() {
-  command -v cargo-audit >/dev/null || cargo install --locked -q cargo-audit
-  local db="$root/../shared/advisory-db"
-  if [ ! -d "$db" ]; then
-    echo "no advisory database at $db: skipping cargo audit" >&2
-    return 0
-  fi
-  # RUSTSEC-2023-0071 is ignored with its reason in .cargo/audit.toml.
-  cargo audit --db "$db" --no-fetch --stale
-}
-
 step "setup (Debian packages, Rust components and targets)" setup
 step "cargo fmt --check" cargo fmt --all --check
 step "cargo clippy -D warnings" cargo clippy --locked --workspace --all-targets -- -D warnings
@@ -95,7 +85,7 @@ step "WASM package on Node and Chromium, tsc, dashboard end to end" \
   logged env PG_ADMIN_URL="$PG_ADMIN_URL" bash scripts/test-wasm.sh
 if [ $quick = 0 ]; then
   step "fuzz every target for ${FUZZ_SECONDS:-30}s" bash fuzz/run.sh "${FUZZ_SECONDS:-30}"
-  step "cargo audit (RustSec snapshot in ../shared/advisory-db)" audit
+  step "cargo audit (RustSec snapshot in ../shared/advisory-db)" bash scripts/audit.sh
 fi
 summary
 test_totals
