@@ -21,16 +21,24 @@ cd "$(dirname "$0")/.."
 secs=3
 write=1
 rounds=1
+usage="usage: $0 [SECONDS_PER_BENCH] [--no-write] [--rounds N]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-write) write=0 ;;
-    --rounds) rounds="$2"; shift ;;
-    [0-9]*) secs="$1" ;;
-    *) echo "usage: $0 [SECONDS_PER_BENCH] [--no-write] [--rounds N]" >&2; exit 2 ;;
+    --rounds)
+      [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "$0: --rounds takes a whole number of rounds" >&2; exit 2; }
+      rounds="$2"
+      shift
+      ;;
+    -h | --help) echo "$usage"; exit 0 ;;
+    *)
+      [[ "$1" =~ ^[1-9][0-9]*$ ]] || { echo "$0: unknown argument: $1" >&2; echo "$usage" >&2; exit 2; }
+      secs="$1"
+      ;;
   esac
   shift
 done
-out=$(mktemp -d)
+out=$(mktemp -d "${TMPDIR:-/tmp}/smartmeter-bench-core.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 
 # shellcheck source=lib/cargo.sh
