@@ -5,7 +5,7 @@
 //! does them on wasm32. Signing is here, not in the package: the package is
 //! verify-only, and this feature is never built into it.
 
-use smartmeter_core::backend::{self as backends, pure, rsa_crate};
+use smartmeter_core::backend::{pure, rsa_crate};
 use smartmeter_core::{MeterKey, SignedReading, backend};
 use wasm_bindgen::prelude::*;
 
@@ -56,7 +56,7 @@ impl BenchVerifiers {
 pub struct BenchP256 {
     signed: SignedReading,
     message: Vec<u8>,
-    verifier: backends::p256::VerifyingKey,
+    verifier: backend::p256::VerifyingKey,
     key: MeterKey,
 }
 
@@ -73,10 +73,12 @@ impl BenchP256 {
         let carried = signed.carried_key().map_err(core_error)?;
         let key = MeterKey::from_pkcs8_pem(private_key_pem).map_err(core_error)?;
         if key.key_id() != carried.key_id() {
-            return Err(invalid_argument("the private key did not sign this reading"));
+            return Err(invalid_argument(
+                "the private key did not sign this reading",
+            ));
         }
-        let verifier = backend::p256_verifier(&carried)
-            .ok_or_else(|| invalid_argument("not a P-256 key"))?;
+        let verifier =
+            backend::p256_verifier(&carried).ok_or_else(|| invalid_argument("not a P-256 key"))?;
         Ok(Self {
             message: signed.canonical_bytes().to_vec(),
             signed,
