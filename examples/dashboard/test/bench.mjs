@@ -242,6 +242,10 @@ try {
       `first draw ${r.chart500k.firstDrawMs.toFixed(0)} ms, a zoomed redraw ${r.chart500k.zoomMedianMs.toFixed(0)} ms (median of 10), ` +
       `back to the whole range ${r.chart500k.resetMs.toFixed(0)} ms; ${f(r.chart500k.drawnPoints)} points drawn.`,
     "",
+    "Reproduce: `scripts/bench-wasm.sh` (seconds per figure as its argument, default 3; `scripts/bench-wasm.sh 3 --no-write` prints the section",
+    "without writing it). It needs what `scripts/test-wasm.sh` installs, builds the package twice (production, then with the `bench` feature)",
+    "and runs `examples/dashboard/test/bench.mjs` in Debian's Chromium.",
+    "",
     `Size of \`smartmeter_wasm_bg.wasm\` as the dashboard serves it (the production build, without the \`bench\` feature): **${f(size.raw)} bytes raw, ${f(size.gzip)} bytes gzipped** (zlib, level 9)${values["size-note"] ? `; ${values["size-note"]}` : "."}`,
   ].join("\n");
   console.log(md);
