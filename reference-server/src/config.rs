@@ -13,19 +13,6 @@ use clap::Parser;
 use crate::logging::LogFormat;
 use crate::ratelimit::Limits;
 
-/// Largest body of `POST /register`, in bytes.
-pub const REGISTER_BODY_LIMIT: u64 = 16 * 1024;
-/// Largest body of `POST /reportReading`: the core's limit for one signed reading.
-pub const READING_BODY_LIMIT: u64 = smartmeter_core::MAX_JSON_LEN as u64;
-/// Largest number of readings in one `POST /reportReadings` batch.
-pub const MAX_BATCH_LEN: usize = 256;
-/// Largest body of `POST /reportReadings`: a full batch of the largest readings.
-pub const BATCH_BODY_LIMIT: u64 = (MAX_BATCH_LEN as u64) * (READING_BODY_LIMIT + 8) + 64;
-/// Largest `limit` of a page of readings or meters.
-pub const MAX_PAGE_LEN: u32 = 1000;
-/// `limit` of a page when none is given.
-pub const DEFAULT_PAGE_LEN: u32 = 100;
-
 /// Default of `--database-url`.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/smartmeters";
 /// Default of `--public-addr`.
