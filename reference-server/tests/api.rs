@@ -19,19 +19,6 @@ use smartmeter_core::{PublicKey, SignedReading};
 // forms and the key policy as the vectors state them are
 // `register_takes_the_key_text_forms_of_the_vectors` below.
 
-/// `POST /register` on the operator listener with a raw body.
-async fn register_raw(s: &Server, body: &str) -> (Status, Value) {
-    let resp = s
-        .operator
-        .post("/register")
-        .header(ContentType::JSON)
-        .header(bearer(OPERATOR_TOKEN))
-        .body(body)
-        .dispatch()
-        .await;
-    json_of(resp).await
-}
-
 /// The body of a valid registration of a key that is not registered.
 fn fresh_registration() -> String {
     json!({"username": "eve", "public_key": meter_key(2).public_key().to_pem()}).to_string()

@@ -100,6 +100,11 @@ pub async fn json_of(resp: LocalResponse<'_>) -> (Status, Value) {
 
 pub async fn register(server: &Server, username: &str, public_key: &str) -> (Status, Value) {
     let body = serde_json::json!({"username": username, "public_key": public_key}).to_string();
+    register_raw(server, &body).await
+}
+
+/// `POST /register` on the operator listener with a raw body.
+pub async fn register_raw(server: &Server, body: &str) -> (Status, Value) {
     let resp = server
         .operator
         .post("/register")
