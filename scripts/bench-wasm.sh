@@ -4,7 +4,9 @@
 # pure-Rust fallback, per key size the one-by-one path and the core's
 # portable verifier against the `rsa` crate's inside wasm (a second build
 # with the `bench` feature, run through the same wasm-opt), the chart at
-# 500,000 points, with the CPU time per reading from /proc; plus the size of
+# 500,000 points, with the CPU time per reading from /proc; all of it for
+# RSA-2048 and P-256 readings, and P-256 verify and sign inside wasm next to
+# `openssl speed ecdsap256` (issue 12); plus the size of
 # the production .wasm, raw and gzipped, before and after wasm-opt. Writes
 # the "wasm-bench" section of docs/performance.md (scripts/lib/doc_section.py).
 #

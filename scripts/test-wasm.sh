@@ -13,6 +13,7 @@
 #   3. the same tests in headless Chromium
 #   4. the built package's JavaScript API on Node (node --test), and the
 #      dashboard's series and downsampling
+#      (then the WebCrypto interop checks of js-tests/ in headless Chromium)
 #   5. tsc --noEmit: the package's .d.ts, the dashboard, the type tests
 #   6. builds the dashboard (esbuild) and runs the end-to-end test with
 #      playwright-core, PostgreSQL and the reference server: one day of one
@@ -75,6 +76,10 @@ js_api_tests() {
   node --test "$root/bindings/wasm/js-tests/" "$dashboard/test/series.test.mjs"
 }
 
+webcrypto_interop_chromium() {
+  node "$dashboard/test/interop-chromium.mjs"
+}
+
 typecheck() {
   (cd "$dashboard" && npx --no-install tsc --noEmit -p .)
 }
@@ -98,6 +103,7 @@ step "build bindings/wasm/pkg (web, nodejs; wasm-opt -Oz)" build_pkg
 step "wasm-bindgen-test on Node (shared vectors, WebCrypto and pure parity)" wasm_tests_node
 step "wasm-bindgen-test in headless Chromium (shared vectors, WebCrypto and pure parity)" wasm_tests_chromium
 step "JavaScript API of the built package, dashboard series (node --test)" js_api_tests
+step "WebCrypto interop in headless Chromium (RSA-2048 and P-256, both directions)" webcrypto_interop_chromium
 step "tsc --noEmit (package declarations, dashboard, type tests)" typecheck
 step "dashboard end-to-end in Chromium (playwright-core, PostgreSQL, reference server)" e2e
 summary

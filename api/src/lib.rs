@@ -13,10 +13,10 @@
 //! use smartmeter_api::{BatchAnswer, BatchOutcome};
 //!
 //! let body = r#"{"accepted":1,"duplicates":0,"rejected":1,"results":[
-//!   {"index":0,"status":"accepted","sequence":7,"gap":0},
+//!   {"index":0,"status":"accepted","sequence":7,"gap":0,"late":false},
 //!   {"index":1,"status":"rejected","error":"malformed_json","message":"..."}]}"#;
 //! let answer: BatchAnswer = serde_json::from_str(body)?;
-//! assert_eq!(answer.results[0].outcome, BatchOutcome::Accepted { sequence: 7, gap: 0 });
+//! assert_eq!(answer.results[0].outcome, BatchOutcome::Accepted { sequence: 7, gap: 0, late: false });
 //! assert!(matches!(&answer.results[1].outcome,
 //!     BatchOutcome::Rejected { sequence: None, error, .. } if error == "malformed_json"));
 //! # Ok::<(), serde_json::Error>(())
@@ -31,6 +31,6 @@ pub mod limits;
 mod meters;
 mod readings;
 
-pub use error::ErrorBody;
+pub use error::{ErrorBody, ServerCode};
 pub use meters::{MeterDetail, MeterPage, MeterView, ReadingPage, ReadingView, RegisterRequest};
 pub use readings::{Accepted, BatchAnswer, BatchOutcome, BatchRequest, BatchResult};

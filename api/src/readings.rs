@@ -14,8 +14,13 @@ pub struct Accepted {
     pub sequence: u64,
     /// True when this was an exact re-send of a stored reading.
     pub duplicate: bool,
-    /// Sequence numbers skipped since the previous stored reading.
+    /// Sequence numbers missing just before this reading: since the
+    /// previous stored one, or for a late reading since its stored
+    /// neighbour below. 0 for a duplicate.
     pub gap: u64,
+    /// True when the reading arrived below the meter's last sequence and
+    /// filled a recorded gap; false for a duplicate.
+    pub late: bool,
 }
 
 /// The body of `POST /reportReadings`: `{"readings": [...]}`, at most
@@ -63,7 +68,7 @@ impl BatchAnswer {
     /// use smartmeter_api::{BatchAnswer, BatchOutcome, BatchResult};
     ///
     /// let answer = BatchAnswer::new(vec![
-    ///     BatchResult { index: 0, outcome: BatchOutcome::Accepted { sequence: 1, gap: 0 } },
+    ///     BatchResult { index: 0, outcome: BatchOutcome::Accepted { sequence: 1, gap: 0, late: false } },
     ///     BatchResult { index: 1, outcome: BatchOutcome::Duplicate { sequence: 1 } },
     /// ]);
     /// assert_eq!((answer.accepted, answer.duplicates, answer.rejected), (1, 1, 0));
@@ -98,8 +103,10 @@ pub enum BatchOutcome {
     Accepted {
         /// Sequence of the reading.
         sequence: u64,
-        /// Sequence numbers skipped since the previous stored reading.
+        /// Sequence numbers missing just before it (as in [`Accepted::gap`]).
         gap: u64,
+        /// It filled a recorded gap (as in [`Accepted::late`]).
+        late: bool,
     },
     /// An exact re-send of a stored reading: acknowledged, not stored again.
     Duplicate {
@@ -126,7 +133,7 @@ mod tests {
     /// The documented example of `docs/api.md`, member for member.
     #[test]
     fn the_documented_batch_answer_round_trips() {
-        let text = r#"{"accepted":2,"duplicates":1,"rejected":1,"results":[{"index":0,"status":"accepted","sequence":7,"gap":0},{"index":1,"status":"duplicate","sequence":7},{"index":2,"status":"rejected","sequence":6,"error":"stale_sequence","message":"..."},{"index":3,"status":"accepted","sequence":9,"gap":1}]}"#;
+        let text = r#"{"accepted":2,"duplicates":1,"rejected":1,"results":[{"index":0,"status":"accepted","sequence":7,"gap":0,"late":false},{"index":1,"status":"duplicate","sequence":7},{"index":2,"status":"rejected","sequence":7,"error":"stale_sequence","message":"..."},{"index":3,"status":"accepted","sequence":9,"gap":1,"late":false}]}"#;
         let answer: BatchAnswer = serde_json::from_str(text).unwrap();
         assert_eq!(answer, BatchAnswer::new(answer.results.clone()));
         assert_eq!(serde_json::to_string(&answer).unwrap(), text);
@@ -136,6 +143,7 @@ mod tests {
     fn a_status_without_its_members_is_refused() {
         for bad in [
             r#"{"index":0,"status":"accepted","sequence":7}"#,
+            r#"{"index":0,"status":"accepted","sequence":7,"gap":0}"#,
             r#"{"index":0,"status":"rejected","message":"..."}"#,
             r#"{"index":0,"status":"stored","sequence":7}"#,
         ] {

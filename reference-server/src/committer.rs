@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rocket::fairing::AdHoc;
 use rocket::tokio::sync::{Mutex, mpsc, oneshot};
@@ -28,6 +28,7 @@ use rocket_db_pools::deadpool_postgres::GenericClient;
 use smartmeter_core::VerifiedReading;
 use smartmeter_core::policy::Policy;
 
+use crate::clock::now_ms;
 use crate::db::store::{MeterWrite, RowWrite};
 use crate::db::{self, DbError, PgPool};
 use crate::judge::{self, Fetched, Item, Known};
@@ -210,13 +211,6 @@ async fn worker(rx: Arc<Mutex<mpsc::Receiver<Pending>>>, cx: Arc<Context>, group
     }
 }
 
-fn now_ms() -> Result<u64, CommitError> {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_err(|_| CommitError::Clock)?;
-    Ok(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
-}
-
 fn database(e: DbError) -> CommitError {
     CommitError::Database(Arc::new(e))
 }
@@ -292,7 +286,14 @@ async fn attempt(
         states.extend(cached.into_iter().map(|(m, s)| (m, Some(s))));
     }
     for _ in 0..MAX_ROUNDS {
-        let plan = judge::plan(&cx.policy, now_ms()?, items, todo, &states, &fetched);
+        let plan = judge::plan(
+            &cx.policy,
+            now_ms().ok_or(CommitError::Clock)?,
+            items,
+            todo,
+            &states,
+            &fetched,
+        );
         if !plan.complete() {
             let reason = if plan.need_around.is_empty() {
                 Refresh::miss

@@ -8,23 +8,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::logging::LogFormat;
 use crate::ratelimit::Limits;
-
-/// Largest body of `POST /register`, in bytes.
-pub const REGISTER_BODY_LIMIT: u64 = 16 * 1024;
-/// Largest body of `POST /reportReading`: the core's limit for one signed reading.
-pub const READING_BODY_LIMIT: u64 = smartmeter_core::MAX_JSON_LEN as u64;
-/// Largest number of readings in one `POST /reportReadings` batch.
-pub const MAX_BATCH_LEN: usize = 256;
-/// Largest body of `POST /reportReadings`: a full batch of the largest readings.
-pub const BATCH_BODY_LIMIT: u64 = (MAX_BATCH_LEN as u64) * (READING_BODY_LIMIT + 8) + 64;
-/// Largest `limit` of a page of readings or meters.
-pub const MAX_PAGE_LEN: u32 = 1000;
-/// `limit` of a page when none is given.
-pub const DEFAULT_PAGE_LEN: u32 = 100;
 
 /// Default of `--database-url`.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/smartmeters";
@@ -155,32 +142,17 @@ impl Config {
         database_url: impl Into<String>,
         operator_token: impl Into<String>,
     ) -> Result<Self, String> {
-        // The defaults come from the flags' declarations; the environment
-        // is not read, so tests are not affected by the caller's variables.
-        let public_addr = DEFAULT_PUBLIC_ADDR
-            .parse()
-            .map_err(|e| format!("{DEFAULT_PUBLIC_ADDR}: {e}"))?;
-        let operator_addr = DEFAULT_OPERATOR_ADDR
-            .parse()
-            .map_err(|e| format!("{DEFAULT_OPERATOR_ADDR}: {e}"))?;
-        Ok(Self {
-            database_url: database_url.into(),
-            operator_token: Some(operator_token.into()),
-            read_token: None,
-            public_addr,
-            operator_addr,
-            max_clock_skew_secs: DEFAULT_MAX_CLOCK_SKEW_SECS,
-            db_pool_size: DEFAULT_DB_POOL_SIZE,
-            commit_group_max: DEFAULT_COMMIT_GROUP_MAX,
-            commit_workers: DEFAULT_COMMIT_WORKERS,
-            retention_days: DEFAULT_RETENTION_DAYS,
-            rate_limit_burst: DEFAULT_RATE_LIMIT_BURST,
-            rate_limit_per_sec: DEFAULT_RATE_LIMIT_PER_SEC,
-            rate_limit_meters: DEFAULT_RATE_LIMIT_METERS,
-            log_format: LogFormat::Text,
-            dashboard_dir: None,
-            dev_mode: false,
-        })
+        // clap itself fills in the defaults of the declarations above, so
+        // they are written once. The flags' environment variables are
+        // cleared first: tests are not affected by the caller's variables.
+        let matches = Self::command()
+            .mut_args(|arg| arg.env(None::<&str>))
+            .try_get_matches_from(["smartmeter-server"])
+            .map_err(|e| e.to_string())?;
+        let mut config = Self::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+        config.database_url = database_url.into();
+        config.operator_token = Some(operator_token.into());
+        Ok(config)
     }
 
     /// The core's history rules with this server's clock skew.
@@ -210,14 +182,26 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// Compared with the constants, not with a parse of no flags: that
+    /// parse would read the caller's environment.
     #[test]
     fn new_has_the_flags_defaults() {
-        let parsed = Config::try_parse_from(["smartmeter-server"]);
-        let new = Config::new(DEFAULT_DATABASE_URL, "t");
-        assert!(new.is_ok());
-        if let (Ok(p), Ok(n)) = (parsed, new) {
-            assert_eq!(p.public_addr, n.public_addr);
-            assert_eq!(p.operator_addr, n.operator_addr);
+        let new = Config::new("postgres://elsewhere/db", "t");
+        assert!(new.is_ok(), "{new:?}");
+        if let Ok(n) = new {
+            assert_eq!(n.database_url, "postgres://elsewhere/db");
+            assert_eq!(n.operator_token.as_deref(), Some("t"));
+            assert_eq!(n.read_token, None);
+            assert_eq!(n.public_addr.to_string(), DEFAULT_PUBLIC_ADDR);
+            assert_eq!(n.operator_addr.to_string(), DEFAULT_OPERATOR_ADDR);
+            assert_eq!(n.max_clock_skew_secs, DEFAULT_MAX_CLOCK_SKEW_SECS);
+            assert_eq!(n.db_pool_size, DEFAULT_DB_POOL_SIZE);
+            assert_eq!(n.commit_group_max, DEFAULT_COMMIT_GROUP_MAX);
+            assert_eq!(n.commit_workers, DEFAULT_COMMIT_WORKERS);
+            assert_eq!(n.retention_days, DEFAULT_RETENTION_DAYS);
+            assert_eq!(n.rate_limit_burst, DEFAULT_RATE_LIMIT_BURST);
+            assert_eq!(n.rate_limit_meters, DEFAULT_RATE_LIMIT_METERS);
+            assert!(!n.dev_mode && n.dashboard_dir.is_none());
         }
     }
 }

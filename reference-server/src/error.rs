@@ -3,8 +3,9 @@
 //!
 //! Errors about a reading or a key carry the core's own `code()` strings
 //! unchanged, with the status chosen here (the `From` impls below). The codes
-//! the server adds are declared once, with their status, in [`ServerCode`];
-//! `docs/api.md`'s table of errors is checked against that declaration.
+//! the server adds are declared once, with their status, in [`ServerCode`]
+//! (in `smartmeter-api`, which the simulator shares); `docs/api.md`'s table
+//! of errors is checked against that declaration.
 //!
 //! The lower layers (database, commit queue, rate limiter) return their own
 //! error types; they are turned into an [`ApiError`] here, at the route edge.
@@ -13,85 +14,13 @@ use rocket::http::{ContentType, Header, Method, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use rocket::{Catcher, catcher};
-use serde::Serialize;
+use smartmeter_api::ErrorBody;
+pub use smartmeter_api::ServerCode;
 use smartmeter_core::ErrorCode;
 
 use crate::committer::CommitError;
 use crate::db::{DbError, RegisterError};
 use crate::http::Trace;
-
-/// Declares every code the server adds, with its HTTP status and when it is
-/// sent; generates [`ServerCode`] and its accessors.
-macro_rules! server_codes {
-    ($( $(#[doc = $doc:literal])* $variant:ident = ($status:literal, $code:literal, $when:literal); )*) => {
-        /// An error code the server itself sends (the core's codes come from
-        /// the core). One code string may appear with two statuses, as two
-        /// variants (`unknown_meter`: 403 for a reading, 404 for a read).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum ServerCode {
-            $( $(#[doc = $doc])* $variant, )*
-        }
-
-        impl ServerCode {
-            /// Every code, in the order of `docs/api.md`'s table.
-            pub const ALL: &'static [ServerCode] = &[$(ServerCode::$variant),*];
-
-            /// The code string sent in `error`.
-            pub const fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $code,)* }
-            }
-
-            /// The HTTP status sent with this code.
-            pub const fn status(self) -> Status {
-                match self { $(Self::$variant => Status::new($status),)* }
-            }
-
-            /// When the code is sent (the last column of `docs/api.md`'s table).
-            pub const fn when(self) -> &'static str {
-                match self { $(Self::$variant => $when,)* }
-            }
-        }
-    };
-}
-
-server_codes! {
-    /// A query parameter is malformed, out of range or repeated.
-    InvalidParameter = (400, "invalid_parameter", "a query parameter is not a number in range, or is given twice");
-    /// Any other malformed request.
-    BadRequest = (400, "bad_request", "any other malformed request");
-    /// No or a wrong bearer token.
-    Unauthorized = (401, "unauthorized", "no bearer token, or a wrong one");
-    /// The read token on an operator route.
-    Forbidden = (403, "forbidden", "the read token on an operator route");
-    /// A reading whose key is not registered.
-    UnknownMeter = (403, "unknown_meter", "a reading whose key is not registered (nothing stored)");
-    /// A reading of a revoked meter.
-    MeterRevoked = (403, "meter_revoked", "a reading of a revoked meter");
-    /// No route has this path.
-    NotFound = (404, "not_found", "no route has this path (or `/register` on the public listener)");
-    /// Reads or revocation of a meter that is not registered.
-    MeterNotFound = (404, "unknown_meter", "reads or revocation of a meter that is not registered");
-    /// The path exists for other methods only.
-    MethodNotAllowed = (405, "method_not_allowed", "the path exists, but not for this method (`Allow` lists those it has)");
-    /// Registration with a username in use.
-    UsernameTaken = (409, "username_taken", "registration with a username that is taken");
-    /// Registration of a key that is registered.
-    KeyAlreadyRegistered = (409, "key_already_registered", "registration of a key that is already registered");
-    /// A body over its route's limit.
-    BodyTooLarge = (413, "body_too_large", "`/register` or `/reportReadings` body over its limit");
-    /// Too many readings in a batch.
-    BatchTooLarge = (413, "batch_too_large", "more than 256 readings in a batch");
-    /// A body declared as something other than JSON.
-    UnsupportedMediaType = (415, "unsupported_media_type", "a body declared as something other than JSON");
-    /// Username outside the allowed form.
-    InvalidUsername = (422, "invalid_username", "username outside the allowed form");
-    /// The meter's readings arrive faster than its rate limit.
-    RateLimited = (429, "rate_limited", "the meter's readings exceed its rate limit (nothing stored; `Retry-After` says when to retry)");
-    /// A server fault.
-    InternalError = (500, "internal_error", "a server fault (logged)");
-    /// PostgreSQL unreachable or failing.
-    DatabaseUnavailable = (503, "database_unavailable", "PostgreSQL unreachable or failing; retry later");
-}
 
 /// An API error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,15 +37,6 @@ pub struct ApiError {
     pub allow: Option<String>,
 }
 
-/// The JSON body of every error.
-#[derive(Debug, Serialize)]
-pub struct ErrorBody<'a> {
-    /// The stable code.
-    pub error: &'a str,
-    /// The explanation.
-    pub message: &'a str,
-}
-
 impl ApiError {
     /// An error with a core code and the status the server gives it.
     fn core(status: Status, code: &'static str, message: impl Into<String>) -> Self {
@@ -131,7 +51,7 @@ impl ApiError {
 
     /// An error with one of the server's codes, at that code's status.
     pub fn new(code: ServerCode, message: impl Into<String>) -> Self {
-        Self::core(code.status(), code.as_str(), message)
+        Self::core(Status::new(code.status()), code.as_str(), message)
     }
 
     /// 503: PostgreSQL cannot be reached or failed; the cause is logged, not sent.
@@ -163,8 +83,8 @@ impl ApiError {
 
 fn json_body(code: &str, message: &str) -> String {
     serde_json::to_string(&ErrorBody {
-        error: code,
-        message,
+        error: code.into(),
+        message: message.into(),
     })
     // Serialising two strings cannot fail; should it, the answer is still JSON.
     .unwrap_or_else(|_| String::from("{\"error\":\"internal_error\",\"message\":\"\"}"))
@@ -439,14 +359,5 @@ mod tests {
         assert!(path_matches("/dashboard/<path..>", "/dashboard/a/b"));
         assert!(path_matches("/reportReading", "/reportReading"));
         assert!(!path_matches("/reportReading", "/reportReadings"));
-    }
-
-    #[test]
-    fn codes_are_distinct_per_status() {
-        let mut seen = std::collections::BTreeSet::new();
-        for c in ServerCode::ALL {
-            assert!(seen.insert((c.status().code, c.as_str())), "{c:?}");
-            assert!(c.status().code >= 400);
-        }
     }
 }

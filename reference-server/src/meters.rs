@@ -9,18 +9,19 @@ use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::{Route, State, get, post, routes};
 use rocket_db_pools::Connection;
-use serde::{Deserialize, Serialize};
-use smartmeter_core::{KeyId, KeyIdParseError, PublicKey, SignedReading};
+use smartmeter_api::limits::{
+    DEFAULT_PAGE_LEN, MAX_PAGE_LEN, MAX_USERNAME_LEN, REGISTER_BODY_LIMIT,
+};
+use smartmeter_api::{
+    MeterDetail, MeterPage, MeterView, ReadingPage, ReadingView, RegisterRequest,
+};
+use smartmeter_core::{KeyId, KeyIdParseError, PublicKey};
 
 use crate::Shared;
 use crate::auth::{Operator, Reader};
-use crate::config::{DEFAULT_PAGE_LEN, MAX_PAGE_LEN, REGISTER_BODY_LIMIT};
 use crate::db::{self, Db, MeterRow, ReadingQuery, StoredReading};
 use crate::error::{ApiError, ServerCode};
 use crate::http::{JsonContent, KeyIdParam, Query, TooLarge, Trace, read_body};
-
-/// Longest accepted username, in bytes.
-pub const MAX_USERNAME_LEN: usize = 64;
 
 /// Checks a username: 1 to 64 characters from `A-Z a-z 0-9 . _ -`.
 ///
@@ -54,64 +55,25 @@ pub fn parse_key(text: &str) -> Result<PublicKey, ApiError> {
     PublicKey::from_text(text).map_err(ApiError::from)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegisterRequest {
-    username: String,
-    public_key: String,
-}
-
-/// A registered meter.
-#[derive(Debug, Serialize)]
-pub struct MeterView {
-    /// Database id.
-    pub id: i64,
-    /// Username.
-    pub username: String,
-    /// Key id, 64 hex digits.
-    pub key_id: String,
-    /// Public key: base64 of the SubjectPublicKeyInfo DER.
-    pub public_key: String,
-    /// RFC 3339, UTC.
-    pub registered_at: String,
-    /// RFC 3339, UTC, or null.
-    pub revoked_at: Option<String>,
-    /// Stored readings.
-    pub readings_count: i64,
-    /// Accepted readings whose sequence skipped ahead.
-    pub gap_count: i64,
-}
-
-impl From<&MeterRow> for MeterView {
-    fn from(m: &MeterRow) -> Self {
-        Self {
-            id: m.id,
-            username: m.username.clone(),
-            key_id: m.public_key.key_id().to_string(),
-            public_key: m.public_key.to_base64(),
-            registered_at: m.registered_at.clone(),
-            revoked_at: m.revoked_at.clone(),
-            readings_count: m.readings_count,
-            gap_count: m.gap_count,
-        }
+/// The API's view of a meter's row.
+fn meter_view(m: &MeterRow) -> MeterView {
+    MeterView {
+        id: m.id,
+        username: m.username.clone(),
+        key_id: m.public_key.key_id().to_string(),
+        public_key: m.public_key.to_base64(),
+        registered_at: m.registered_at.clone(),
+        revoked_at: m.revoked_at.clone(),
+        readings_count: m.readings_count,
+        gap_count: m.gap_count,
     }
 }
 
-/// A stored reading: the exact signed wire form, and when it was received.
-#[derive(Debug, Serialize)]
-pub struct ReadingView {
-    /// The core's JSON wire form: verifiable with `SignedReading::from_json`.
-    pub signed: SignedReading,
-    /// RFC 3339, UTC.
-    pub received_at: String,
-}
-
-impl From<StoredReading> for ReadingView {
-    fn from(r: StoredReading) -> Self {
-        Self {
-            signed: r.signed,
-            received_at: r.received_at,
-        }
+/// The API's view of a stored reading.
+fn reading_view(r: StoredReading) -> ReadingView {
+    ReadingView {
+        signed: r.signed,
+        received_at: r.received_at,
     }
 }
 
@@ -142,7 +104,7 @@ async fn register(
         .map_err(|e| ApiError::from_register(e, &req.username, &key_id))?;
     shared.cache.invalidate(&key_id);
     tracing::info!(username = %row.username, key_id = %key_id, "registered meter");
-    Ok((Status::Created, Json(MeterView::from(&row))))
+    Ok((Status::Created, Json(meter_view(&row))))
 }
 
 /// `POST /meters/<key_id>/revoke` (operator): later readings are rejected
@@ -162,7 +124,7 @@ async fn revoke(
     let row = row.ok_or_else(|| not_found(&key_id))?;
     shared.states.update(row.id, row.state);
     tracing::info!(key_id = %key_id, "revoked meter");
-    Ok(Json(MeterView::from(&row)))
+    Ok(Json(meter_view(&row)))
 }
 
 fn not_found(key_id: &KeyId) -> ApiError {
@@ -176,15 +138,6 @@ fn page_limit(query: &Query<'_>) -> Result<u32, ApiError> {
     Ok(query
         .integer("limit", 1, MAX_PAGE_LEN)?
         .unwrap_or(DEFAULT_PAGE_LEN))
-}
-
-/// A page of meters.
-#[derive(Debug, Serialize)]
-pub struct MeterPage {
-    /// Meters in id order.
-    pub meters: Vec<MeterView>,
-    /// Pass as `after` for the next page; null on the last page.
-    pub next_after: Option<i64>,
 }
 
 /// `GET /meters?after=&limit=` (read or operator token): meters in id order.
@@ -203,19 +156,9 @@ async fn list(
         None
     };
     Ok(Json(MeterPage {
-        meters: page.items.iter().map(MeterView::from).collect(),
+        meters: page.items.iter().map(meter_view).collect(),
         next_after,
     }))
-}
-
-/// A meter with its latest reading.
-#[derive(Debug, Serialize)]
-pub struct MeterDetail {
-    /// The registration.
-    #[serde(flatten)]
-    pub meter: MeterView,
-    /// The reading with the highest sequence, or null.
-    pub latest: Option<ReadingView>,
 }
 
 /// `GET /meters/<key_id>` (read or operator token).
@@ -233,22 +176,9 @@ async fn meter(
         .ok_or_else(|| not_found(&key_id))?;
     let latest = db::latest_reading(&*conn, &row).await?;
     Ok(Json(MeterDetail {
-        meter: MeterView::from(&row),
-        latest: latest.map(ReadingView::from),
+        meter: meter_view(&row),
+        latest: latest.map(reading_view),
     }))
-}
-
-/// A page of readings of one meter.
-#[derive(Debug, Serialize)]
-pub struct ReadingPage {
-    /// Key id of the meter.
-    pub key_id: String,
-    /// The meter's public key (base64 DER); also inside every reading.
-    pub public_key: String,
-    /// Readings in sequence order.
-    pub readings: Vec<ReadingView>,
-    /// Pass as `after` for the next page; null on the last page.
-    pub next_after: Option<u64>,
 }
 
 /// `GET /meters/<key_id>/readings?from=&to=&after=&limit=` (read or operator token).
@@ -280,7 +210,7 @@ async fn readings(
     Ok(Json(ReadingPage {
         key_id: key_id.to_string(),
         public_key: row.public_key.to_base64(),
-        readings: page.items.into_iter().map(ReadingView::from).collect(),
+        readings: page.items.into_iter().map(reading_view).collect(),
         next_after,
     }))
 }

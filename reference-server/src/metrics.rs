@@ -260,7 +260,7 @@ impl Default for Metrics {
         // a rate sees the first rejection (a series appearing at 1 has no rate).
         let client_errors = crate::error::ServerCode::ALL
             .iter()
-            .filter(|c| c.status().code < 500)
+            .filter(|c| c.status() < 500)
             .map(|c| c.as_str());
         for code in client_errors.chain(smartmeter_core::ERROR_CODES.iter().copied()) {
             let _ = m.rejected.get_or_create(&CodeLabel { code });

@@ -13,35 +13,17 @@ use rocket::request::Request;
 use rocket::response::{self, Responder};
 use rocket::serde::json::Json;
 use rocket::{Route, State, post, routes};
-use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use smartmeter_api::limits::{BATCH_BODY_LIMIT, MAX_BATCH_LEN, READING_BODY_LIMIT};
+use smartmeter_api::{Accepted, BatchAnswer, BatchOutcome, BatchRequest, BatchResult};
 use smartmeter_core::{KeyId, SignedReading};
 
 use crate::Shared;
 use crate::cache::CachedMeter;
 use crate::committer::{Committer, NewReading, Outcome};
-use crate::config::{BATCH_BODY_LIMIT, MAX_BATCH_LEN, READING_BODY_LIMIT};
 use crate::db::{self, Db};
 use crate::error::{ApiError, ServerCode};
 use crate::http::{JsonContent, TooLarge, Trace, read_body};
-
-/// The answer for one stored or acknowledged reading.
-#[derive(Debug, Serialize)]
-pub struct Accepted {
-    /// Key id of the meter.
-    pub key_id: String,
-    /// Sequence of the reading.
-    pub sequence: u64,
-    /// True when this was an exact re-send of a stored reading.
-    pub duplicate: bool,
-    /// Sequence numbers missing just before this reading: since the
-    /// previous stored one, or for a late reading since its stored
-    /// neighbour below.
-    pub gap: u64,
-    /// True when the reading arrived below the meter's last sequence and
-    /// filled a recorded gap.
-    pub late: bool,
-}
 
 /// Finds a registered meter by key id, in the cache or else the database.
 ///
@@ -228,59 +210,14 @@ async fn report(
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Batch<'a> {
-    #[serde(borrow)]
-    readings: Vec<&'a RawValue>,
-}
-
-/// The result for one reading of a batch.
-#[derive(Debug, Serialize)]
-pub struct BatchResult {
-    /// Position in the request.
-    pub index: usize,
-    /// `accepted`, `duplicate` or `rejected`.
-    pub status: &'static str,
-    /// Sequence of the reading, when it parsed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sequence: Option<u64>,
-    /// Sequence numbers missing just before it, for an accepted reading.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub gap: Option<u64>,
-    /// For an accepted reading: it filled a recorded gap.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub late: Option<bool>,
-    /// The error code, for a rejected reading.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<&'static str>,
-    /// The error message, for a rejected reading.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-/// The answer to a batch.
-#[derive(Debug, Serialize)]
-pub struct BatchAnswer {
-    /// Stored readings.
-    pub accepted: usize,
-    /// Acknowledged re-sends.
-    pub duplicates: usize,
-    /// Rejected readings.
-    pub rejected: usize,
-    /// One result per reading, in request order.
-    pub results: Vec<BatchResult>,
-}
-
 fn rejected(index: usize, sequence: Option<u64>, e: &ApiError) -> BatchResult {
     BatchResult {
         index,
-        status: "rejected",
-        sequence,
-        gap: None,
-        late: None,
-        error: Some(e.code),
-        message: Some(e.message.clone()),
+        outcome: BatchOutcome::Rejected {
+            sequence,
+            error: e.code.into(),
+            message: e.message.clone(),
+        },
     }
 }
 
@@ -319,7 +256,8 @@ async fn report_batch(
         TooLarge::Server(ServerCode::BodyTooLarge),
     )
     .await?;
-    let batch: Batch<'_> =
+    // Each item unparsed: a bad reading is its own result, not the batch's.
+    let batch: BatchRequest<&RawValue> =
         serde_json::from_slice(&raw).map_err(|e| ApiError::malformed_json(&e))?;
     if batch.readings.len() > MAX_BATCH_LEN {
         return Err(ApiError::new(
@@ -368,25 +306,22 @@ async fn report_batch(
     let outcomes = committer.store(items).await?;
     for (((key_id, seq), index), outcome) in keys.iter().zip(positions).zip(outcomes) {
         record(shared, Ok(outcome));
-        let sequence = Some(*seq);
-        let plain = |status| BatchResult {
-            index,
-            status,
-            sequence,
-            gap: None,
-            late: None,
-            error: None,
-            message: None,
-        };
+        let sequence = *seq;
         let result = match outcome {
             Outcome::Accepted { gap, late } => BatchResult {
-                gap: Some(gap),
-                late: Some(late),
-                ..plain("accepted")
+                index,
+                outcome: BatchOutcome::Accepted {
+                    sequence,
+                    gap,
+                    late,
+                },
             },
-            Outcome::Duplicate => plain("duplicate"),
+            Outcome::Duplicate => BatchResult {
+                index,
+                outcome: BatchOutcome::Duplicate { sequence },
+            },
             refused => match refusal(refused, key_id) {
-                Some(e) => rejected(index, sequence, &e),
+                Some(e) => rejected(index, Some(sequence), &e),
                 None => return Err(ApiError::internal(&"a refusal without an error")),
             },
         };
@@ -394,15 +329,8 @@ async fn report_batch(
             *slot = Some(result);
         }
     }
-    let results: Vec<BatchResult> = results.into_iter().flatten().collect();
-    let count = |s: &str| results.iter().filter(|r| r.status == s).count();
     Ok(BatchResponse {
-        answer: Json(BatchAnswer {
-            accepted: count("accepted"),
-            duplicates: count("duplicate"),
-            rejected: count("rejected"),
-            results,
-        }),
+        answer: Json(BatchAnswer::new(results.into_iter().flatten().collect())),
         retry_after,
     })
 }

@@ -10,27 +10,23 @@
 //! check tries again. Later failures are logged and retried.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rocket::fairing::AdHoc;
 use rocket_db_pools::Database;
 
+use crate::clock::now_ms;
 use crate::db::partitions::{CHECK_INTERVAL, Report};
 use crate::db::{self, Db, DbError, PgPool};
 use crate::state::Shared;
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
 
 /// One check with the handlers' pool.
 async fn check(shared: &Shared, pool: &PgPool) -> Result<Report, DbError> {
     let mut client = pool.get().await?;
     db::partitions::check(
         &mut client,
-        now_ms(),
+        // A clock before 1970 reads as 0 here: no partition is old enough
+        // to drop then, and the months ahead come at the next check.
+        now_ms().unwrap_or(0),
         shared.config.policy().max_clock_skew_ms,
         shared.config.retention(),
     )

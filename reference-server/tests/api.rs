@@ -14,13 +14,21 @@ use rocket::http::{ContentType, Method, Status};
 use serde_json::{Value, json};
 use smartmeter_core::{PublicKey, SignedReading};
 
+// Registration, one case per test: the forms and conflicts, the key and
+// username policies, the body, the tokens and the listener. The key text
+// forms and the key policy as the vectors state them are
+// `register_takes_the_key_text_forms_of_the_vectors` below.
+
+/// The body of a valid registration of a key that is not registered.
+fn fresh_registration() -> String {
+    json!({"username": "eve", "public_key": meter_key(2).public_key().to_pem()}).to_string()
+}
+
 #[rocket::async_test]
-async fn register_validates_and_conflicts() {
+async fn register_takes_pem_and_base64_der() {
     let h = Harness::new().await;
     let s = &h.server;
     let k0 = meter_key(0);
-
-    // PEM and base64 DER are both accepted.
     let (st, v) = register(s, "alice", &k0.public_key().to_pem()).await;
     assert_eq!(st, Status::Created, "{v}");
     assert_eq!(v["key_id"], k0.key_id().to_string());
@@ -28,18 +36,38 @@ async fn register_validates_and_conflicts() {
     assert!(v["id"].is_i64());
     let (st, v) = register(s, "bob", &meter_key(1).public_key().to_base64()).await;
     assert_eq!(st, Status::Created, "{v}");
+}
 
+#[rocket::async_test]
+async fn a_taken_username_is_a_conflict() {
+    let h = Harness::new().await;
+    let s = &h.server;
+    register_key(s, "alice", meter_key(0)).await;
     let (st, v) = register(s, "alice", &meter_key(2).public_key().to_pem()).await;
     assert_eq!(
         (st, v["error"].as_str()),
         (Status::Conflict, Some("username_taken"))
     );
+}
+
+#[rocket::async_test]
+async fn a_registered_key_is_a_conflict() {
+    let h = Harness::new().await;
+    let s = &h.server;
+    let k0 = meter_key(0);
+    register_key(s, "alice", k0).await;
     let (st, v) = register(s, "carol", &k0.public_key().to_pem()).await;
     assert_eq!(
         (st, v["error"].as_str()),
         (Status::Conflict, Some("key_already_registered"))
     );
+}
 
+/// Keys outside the core's key policy (fixtures made with OpenSSL).
+#[rocket::async_test]
+async fn keys_outside_the_key_policy_are_unprocessable() {
+    let h = Harness::new().await;
+    let s = &h.server;
     for (file, code) in [
         ("small_1024.pub.pem", "key_too_small"),
         ("exponent3.pub.pem", "unsupported_exponent"),
@@ -50,20 +78,33 @@ async fn register_validates_and_conflicts() {
         assert_eq!(st, Status::UnprocessableEntity, "{file}: {v}");
         assert_eq!(v["error"], code, "{file}");
     }
-    let (st, v) = register(s, "dave", "AAAA").await;
+}
+
+#[rocket::async_test]
+async fn key_text_that_is_no_key_is_unprocessable() {
+    let h = Harness::new().await;
+    let (st, v) = register(&h.server, "dave", "AAAA").await;
     assert_eq!(
         (st, v["error"].as_str()),
         (Status::UnprocessableEntity, Some("malformed_key"))
     );
+}
 
+#[rocket::async_test]
+async fn usernames_outside_the_form_are_unprocessable() {
+    let h = Harness::new().await;
+    let s = &h.server;
     let long = "x".repeat(65);
     for name in ["", "has space", "ümlaut", "semi;colon", long.as_str()] {
         let (st, v) = register(s, name, &meter_key(2).public_key().to_pem()).await;
         assert_eq!(st, Status::UnprocessableEntity, "{name:?}: {v}");
         assert_eq!(v["error"], "invalid_username");
     }
+}
 
-    // Bodies of the wrong shape.
+#[rocket::async_test]
+async fn register_bodies_of_the_wrong_shape_are_malformed_json() {
+    let h = Harness::new().await;
     for body in [
         "not json",
         "{\"username\":\"eve\"}",
@@ -72,41 +113,33 @@ async fn register_validates_and_conflicts() {
         "[]",
         "",
     ] {
-        let resp = s
-            .operator
-            .post("/register")
-            .header(ContentType::JSON)
-            .header(bearer(OPERATOR_TOKEN))
-            .body(body)
-            .dispatch()
-            .await;
-        let (st, v) = json_of(resp).await;
+        let (st, v) = register_raw(&h.server, body).await;
         assert_eq!(
             (st, v["error"].as_str()),
             (Status::BadRequest, Some("malformed_json")),
             "{body:?}"
         );
     }
+}
 
-    // Body limit.
+#[rocket::async_test]
+async fn a_register_body_over_its_limit_is_too_large() {
+    let h = Harness::new().await;
     let huge = json!({"username": "eve", "public_key": "A".repeat(20_000)}).to_string();
-    let resp = s
-        .operator
-        .post("/register")
-        .header(ContentType::JSON)
-        .header(bearer(OPERATOR_TOKEN))
-        .body(huge)
-        .dispatch()
-        .await;
-    let (st, v) = json_of(resp).await;
+    let (st, v) = register_raw(&h.server, &huge).await;
     assert_eq!(
         (st, v["error"].as_str()),
         (Status::PayloadTooLarge, Some("body_too_large"))
     );
+}
 
-    // Tokens: none, wrong, read-only.
-    let body =
-        json!({"username": "eve", "public_key": meter_key(2).public_key().to_pem()}).to_string();
+/// No token, a wrong one and the read token are refused; so is the
+/// operator token in another scheme than `Bearer`.
+#[rocket::async_test]
+async fn register_needs_the_operator_token() {
+    let h = Harness::new().await;
+    let s = &h.server;
+    let body = fresh_registration();
     for (token, status) in [
         (None, Status::Unauthorized),
         (Some("wrong"), Status::Unauthorized),
@@ -135,14 +168,18 @@ async fn register_validates_and_conflicts() {
         .dispatch()
         .await;
     assert_eq!(resp.status(), Status::Unauthorized);
+}
 
-    // /register does not exist on the public listener.
-    let resp = s
+#[rocket::async_test]
+async fn register_is_not_on_the_public_listener() {
+    let h = Harness::new().await;
+    let resp = h
+        .server
         .public
         .post("/register")
         .header(ContentType::JSON)
         .header(bearer(OPERATOR_TOKEN))
-        .body(&body)
+        .body(fresh_registration())
         .dispatch()
         .await;
     let (st, v) = json_of(resp).await;
@@ -150,8 +187,14 @@ async fn register_validates_and_conflicts() {
         (st, v["error"].as_str()),
         (Status::NotFound, Some("not_found"))
     );
+}
 
-    // Listing.
+#[rocket::async_test]
+async fn meters_are_listed_page_by_page() {
+    let h = Harness::new().await;
+    let s = &h.server;
+    register_key(s, "alice", meter_key(0)).await;
+    register_key(s, "bob", meter_key(1)).await;
     let (st, v) = get(&s.operator, "/meters", Some(OPERATOR_TOKEN)).await;
     assert_eq!(st, Status::Ok);
     assert_eq!(v["meters"].as_array().unwrap().len(), 2);
@@ -166,7 +209,15 @@ async fn register_validates_and_conflicts() {
     )
     .await;
     assert_eq!(v["meters"][0]["username"], "bob");
-    // The read token lists meters on both listeners; no token lists nothing.
+}
+
+/// The read token lists meters on both listeners; no token lists nothing.
+#[rocket::async_test]
+async fn listing_meters_needs_a_token() {
+    let h = Harness::new().await;
+    let s = &h.server;
+    register_key(s, "alice", meter_key(0)).await;
+    register_key(s, "bob", meter_key(1)).await;
     let (st, v) = get(&s.public, "/meters", Some(READ_TOKEN)).await;
     assert_eq!(st, Status::Ok);
     assert_eq!(v["meters"].as_array().unwrap().len(), 2);

@@ -11,49 +11,11 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{OPERATOR_TOKEN, TestDb};
-
-const BIN: &str = env!("CARGO_BIN_EXE_smartmeter-server");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A minimal HTTP/1.1 exchange: returns (status, body).
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: &str,
-) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let status = out.split(' ').nth(1)?.parse().ok()?;
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Some((status, body))
-}
+use common::{BIN, OPERATOR_TOKEN, TestDb, free_addr, http, wait_healthy};
 
 struct Running(Child);
 
@@ -102,8 +64,8 @@ fn refuses_to_start_without_operator_token() {
 #[test]
 fn serves_two_listeners_and_stops_on_sigterm() {
     let db = TestDb::create();
-    let public: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let operator: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let public = free_addr();
+    let operator = free_addr();
     let mut child = Command::new(BIN)
         .env("DATABASE_URL", &db.url)
         .env("SMARTMETER_OPERATOR_TOKEN", OPERATOR_TOKEN)
@@ -119,16 +81,7 @@ fn serves_two_listeners_and_stops_on_sigterm() {
     let stderr = lines_of(child.stderr.take().unwrap());
     let mut server = Running(child);
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let ready = |addr| matches!(http(addr, "GET", "/health", None, ""), Some((200, _)));
-    while !(ready(public) && ready(operator)) {
-        assert!(Instant::now() < deadline, "server did not become healthy");
-        assert!(
-            server.0.try_wait().unwrap().is_none(),
-            "server exited early"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_healthy(&mut server.0, &[public, operator]);
 
     // /register exists on the operator listener only.
     let body = serde_json::json!({"username": "alice", "public_key": common::meter_key(0).public_key().to_pem()}).to_string();
@@ -184,14 +137,8 @@ fn dev_mode_generates_and_prints_a_token() {
         .env_remove("SMARTMETER_OPERATOR_TOKEN")
         .env("DATABASE_URL", "postgres://unused@127.0.0.1:1/x")
         .env("ROCKET_LOG_LEVEL", "off")
-        .env(
-            "SMARTMETER_PUBLIC_ADDR",
-            format!("127.0.0.1:{}", free_port()),
-        )
-        .env(
-            "SMARTMETER_OPERATOR_ADDR",
-            format!("127.0.0.1:{}", free_port()),
-        )
+        .env("SMARTMETER_PUBLIC_ADDR", free_addr().to_string())
+        .env("SMARTMETER_OPERATOR_ADDR", free_addr().to_string())
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -225,8 +172,8 @@ fn lines_of(pipe: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<Strin
 #[test]
 fn sigterm_finishes_in_flight_requests_and_logs_json() {
     let db = TestDb::create();
-    let public: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let operator: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let public = free_addr();
+    let operator = free_addr();
     let mut child = Command::new(BIN)
         .args(["--log-format", "json"])
         .env("DATABASE_URL", &db.url)
@@ -258,12 +205,7 @@ fn sigterm_finishes_in_flight_requests_and_logs_json() {
         v
     };
     let mut server = Running(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let ready = |addr| matches!(http(addr, "GET", "/health", None, ""), Some((200, _)));
-    while !(ready(public) && ready(operator)) {
-        assert!(Instant::now() < deadline, "server did not become healthy");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_healthy(&mut server.0, &[public, operator]);
     let k = common::meter_key(0);
     let body =
         serde_json::json!({"username": "alice", "public_key": k.public_key().to_pem()}).to_string();
@@ -383,25 +325,19 @@ fn a_database_refusal_at_start_is_logged_with_its_cause() {
     // A role that may open no connection: PostgreSQL refuses with "too many
     // connections for role", which the log must say (not just "db error").
     let role = format!("{}_nobody", db.name);
-    common::admin_sql_pub(&format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT 0"));
+    common::admin_sql(&format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT 0"));
     let url = db.url.replacen("postgres@", &format!("{role}@"), 1);
     assert_ne!(url, db.url, "the admin URL has no user postgres: {url}");
     let out = Command::new(BIN)
         .args(["--log-format", "json"])
         .env("DATABASE_URL", &url)
         .env("SMARTMETER_OPERATOR_TOKEN", OPERATOR_TOKEN)
-        .env(
-            "SMARTMETER_PUBLIC_ADDR",
-            format!("127.0.0.1:{}", free_port()),
-        )
-        .env(
-            "SMARTMETER_OPERATOR_ADDR",
-            format!("127.0.0.1:{}", free_port()),
-        )
+        .env("SMARTMETER_PUBLIC_ADDR", free_addr().to_string())
+        .env("SMARTMETER_OPERATOR_ADDR", free_addr().to_string())
         .env_remove("RUST_LOG")
         .output()
         .unwrap();
-    common::admin_sql_pub(&format!("DROP ROLE {role}"));
+    common::admin_sql(&format!("DROP ROLE {role}"));
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     let failure = err

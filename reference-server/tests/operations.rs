@@ -219,10 +219,7 @@ async fn sslmode_require_connects_over_tls() {
 #[rocket::async_test]
 async fn verify_full_refuses_an_untrusted_certificate() {
     let db = TestDb::create();
-    let ca = format!(
-        "{}/tests/fixtures/untrusted_ca.pem",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let ca = fixture_path("untrusted_ca.pem").display().to_string();
     let url = with_param(&db.url, &format!("sslmode=verify-full&sslrootcert={ca}"));
     let pool = PgPool::new(&url, 1, Duration::from_secs(5)).unwrap();
     let Err(err) = pool.get().await else {

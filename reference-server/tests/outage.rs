@@ -68,30 +68,12 @@ impl Proxy {
     }
 }
 
-/// host:port of the admin URL.
-fn pg_target() -> String {
-    let url = admin_url();
-    let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
-    let hostport = rest.split(['/', '?']).next().unwrap();
-    if hostport.contains(':') {
-        hostport.to_string()
-    } else {
-        format!("{hostport}:5432")
-    }
-}
-
 #[rocket::async_test]
 async fn database_outage_gives_503_and_recovers() {
     let db = TestDb::create();
-    let mut proxy = Proxy::start(pg_target()).await;
+    let mut proxy = Proxy::start(host_port(&admin_url())).await;
     let mut cfg = config(&db);
-    let user = admin_url()
-        .split_once("://")
-        .and_then(|(_, r)| r.rsplit_once('@'))
-        .map(|(u, _)| format!("{u}@"))
-        .unwrap_or_default();
-    cfg.database_url = format!("postgres://{user}{}/{}", proxy.addr, db.name);
+    cfg.database_url = through(&db.url, proxy.addr);
     let s = Server::start(cfg).await;
     let k = meter_key(0);
     register_key(&s, "alice", k).await;

@@ -26,17 +26,13 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
-use common::{OPERATOR_TOKEN, READ_TOKEN, TestDb, base_ms, meter_key};
+use common::{BIN, OPERATOR_TOKEN, READ_TOKEN, ServerProcess, TestDb, base_ms, meter_key};
 use serde_json::Value;
 use smartmeter_core::{MeterKey, Reading};
 
-const BIN: &str = env!("CARGO_BIN_EXE_smartmeter-server");
 /// Sequence numbers of each meter's series, after its first reading 0.
 const SERIES: u64 = 40;
 /// Sends of each reading (alternating between the two processes).
@@ -44,78 +40,25 @@ const SENDS: usize = 3;
 /// Concurrent clients.
 const CLIENTS: usize = 24;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One HTTP/1.1 request on its own connection: (status, JSON body).
+/// One request on its own connection: (status, JSON body); a GET when
+/// there is a token and no body.
 fn http(addr: SocketAddr, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let (method, auth) = match token {
-        Some(t) if body.is_empty() => ("GET", format!("Authorization: Bearer {t}\r\n")),
-        Some(t) => ("POST", format!("Authorization: Bearer {t}\r\n")),
-        None => ("POST", String::new()),
+    let method = if token.is_some() && body.is_empty() {
+        "GET"
+    } else {
+        "POST"
     };
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = out.split_once("\r\n\r\n").unwrap().1;
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    let (status, body) = common::http(addr, method, path, token, body).unwrap();
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
-struct Process {
-    child: Child,
-    public: SocketAddr,
-    operator: SocketAddr,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(db: &TestDb) -> Process {
-    let public: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let operator: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let child = Command::new(BIN)
-        .env("DATABASE_URL", &db.url)
-        .env("SMARTMETER_OPERATOR_TOKEN", OPERATOR_TOKEN)
+/// One server process on `db`, healthy.
+fn start(db: &TestDb) -> ServerProcess {
+    let mut p = ServerProcess::new(BIN, &db.url)
         .env("SMARTMETER_READ_TOKEN", READ_TOKEN)
-        .env("SMARTMETER_PUBLIC_ADDR", public.to_string())
-        .env("SMARTMETER_OPERATOR_ADDR", operator.to_string())
         .env("SMARTMETER_RATE_LIMIT_BURST", "0")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut p = Process {
-        child,
-        public,
-        operator,
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let ready = |addr: SocketAddr| {
-        TcpStream::connect_timeout(&addr, Duration::from_secs(1))
-            .is_ok_and(|_| http(addr, "/health", Some(READ_TOKEN), "").0 == 200)
-    };
-    while !(ready(public) && ready(operator)) {
-        assert!(Instant::now() < deadline, "server did not become healthy");
-        assert!(p.child.try_wait().unwrap().is_none(), "server exited early");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        .env("RUST_LOG", "warn");
+    p.start();
     p
 }
 

@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 use clap::ValueEnum;
 use clap::builder::PossibleValue;
 use serde::{Serialize, Serializer};
+use smartmeter_api::ServerCode;
 use smartmeter_core::{Algorithm, ErrorCode, KeySpec, MeterKey, Reading, SignedReading, ecdsa};
 
 use crate::client::Client;
@@ -76,7 +77,10 @@ impl Attack {
         match self {
             Self::Replay => (200, "duplicate"),
             Self::Tamper => (422, ErrorCode::InvalidSignature.as_str()),
-            Self::Unregistered => (403, "unknown_meter"),
+            Self::Unregistered => (
+                ServerCode::UnknownMeter.status(),
+                ServerCode::UnknownMeter.as_str(),
+            ),
             Self::Stale => (409, ErrorCode::StaleSequence.as_str()),
             Self::Future => (422, ErrorCode::TimestampInFuture.as_str()),
             Self::Decrease => (409, ErrorCode::RegisterDecreased.as_str()),

@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use smartmeter_api::limits::MAX_PAGE_LEN;
 use smartmeter_api::{
     Accepted, BatchAnswer, BatchOutcome, BatchRequest, ErrorBody, MeterDetail, ReadingPage,
-    RegisterRequest,
+    RegisterRequest, ServerCode,
 };
 use smartmeter_core::{KeyId, Reading, SignedReading};
 use tokio::sync::Semaphore;
@@ -195,7 +195,8 @@ impl Client {
             201 => Ok(Registration::Registered),
             409 => {
                 let code = error_code(resp).await;
-                if code == "key_already_registered" || code == "username_taken" {
+                let taken = [ServerCode::KeyAlreadyRegistered, ServerCode::UsernameTaken];
+                if taken.iter().any(|c| c.as_str() == code) {
                     Ok(Registration::AlreadyRegistered)
                 } else {
                     Err(ClientError(format!("register: 409 {code}")))

@@ -34,7 +34,7 @@
 //!
 //! With the `sign` feature (test tooling only) the module also exports
 //! `generateKey`, `publicKeyOf` and `signReading`; with the `bench` feature
-//! (`scripts/bench-wasm.sh` only) `BenchVerifiers`.
+//! (`scripts/bench-wasm.sh` only) `BenchVerifiers` and `BenchP256`.
 
 mod audit;
 mod batch;
@@ -53,7 +53,7 @@ use wasm_bindgen::prelude::*;
 pub use audit::audit_history;
 pub use batch::{ReadingsVerifier, verify_readings};
 #[cfg(feature = "bench")]
-pub use bench::BenchVerifiers;
+pub use bench::{BenchP256, BenchVerifiers};
 #[cfg(feature = "sign")]
 pub use sign::{generate_key, public_key_of, sign_reading};
 

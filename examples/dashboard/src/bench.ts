@@ -1,17 +1,21 @@
 // Benchmark page, driven in headless Chromium by test/bench.mjs
 // (scripts/bench-wasm.sh): every figure in one run and one tab.
 //
-// - WebCrypto alone: crypto.subtle.verify (RSASSA-PKCS1-v1_5, SHA-256) over
-//   the readings' precomputed canonical bytes with an imported key, all in
-//   flight at once (the raw throughput) and one at a time;
+// - WebCrypto alone: crypto.subtle.verify (RSASSA-PKCS1-v1_5 or ECDSA P-256,
+//   SHA-256) over the readings' precomputed canonical bytes with an imported
+//   key, all in flight at once (the raw throughput) and one at a time;
 // - verifyReadings: the whole batch path (strict parse, key policy,
 //   canonical bytes, lengths, key-id match, audit in the core; signatures by
 //   WebCrypto), from objects as the dashboard passes them and from text;
 // - the pure fallback: verifyReadings with backend "pure", and the one-by-one
 //   verifyReading the dashboard used before;
-// - per key size (the vectors' RSA-2048, 3072, 4096): verifyReading,
+// - per key size (the vectors' RSA-2048, 3072, 4096, P-256): verifyReading,
 //   canonicalBytes, WebCrypto, and in packages built with the `bench`
-//   feature the core's portable verifier against the `rsa` crate's;
+//   feature the core's portable verifier against the `rsa` crate's, and the
+//   core's P-256 verification and signing inside wasm;
+//
+// Every phase but the chart runs over one of the prepared sets of readings
+// (one per algorithm: "rsa2048", "p256").
 // - the chart at 500,000 points: series, first draw, zoomed redraw.
 //
 // Each phase is a separate call, so that the driver can read the CPU time
@@ -23,14 +27,23 @@ import init, { canonicalBytes, verifyReading, verifyReadings, type WireReading }
 import { EnergyChart } from "./chart";
 import { EntryStore, buildSeries } from "./series";
 
-const ALG = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as const;
+const RSA = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as const;
+const P256_IMPORT = { name: "ECDSA", namedCurve: "P-256" } as const;
+const P256_VERIFY = { name: "ECDSA", hash: "SHA-256" } as const;
+
+/** WebCrypto's parameters for a spec algorithm id: import, verify. */
+function webCryptoParams(algorithm: number): [RsaHashedImportParams | EcKeyImportParams, AlgorithmIdentifier | EcdsaParams] {
+  return algorithm === 2 ? [P256_IMPORT, P256_VERIFY] : [RSA, RSA];
+}
 
 /** A vector case, for the per-key-size figures. */
 interface Case {
   name: string;
+  algorithm: number;
   key_bits: number;
   json: string;
   public_key_der_base64: string;
+  private_key_pem: string;
   signature_hex: string;
 }
 
@@ -40,8 +53,15 @@ type BenchVerifiers = new (json: string) => {
   rsaCrate(times: number): boolean;
   free(): void;
 };
-// Looked up at run time: production packages do not export it.
+/** `BenchP256`, exported by packages built with the `bench` feature: the core's P-256 arithmetic in wasm. */
+type BenchP256 = new (json: string, privateKeyPem: string) => {
+  verify(times: number): boolean;
+  sign(times: number): boolean;
+  free(): void;
+};
+// Looked up at run time: production packages do not export them.
 const Backends = Reflect.get(wasm, "BenchVerifiers") as BenchVerifiers | undefined;
+const P256Backend = Reflect.get(wasm, "BenchP256") as BenchP256 | undefined;
 
 function hexBytes(hex: string): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(hex.length / 2);
@@ -49,38 +69,45 @@ function hexBytes(hex: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** Per key size: the one-by-one path, parsing alone, WebCrypto, and the two RSA verifiers inside wasm. */
+/** Per key size: the one-by-one path, parsing alone, WebCrypto, and the core's arithmetic inside wasm. */
 async function perKey(cases: Case[], seconds: number): Promise<Record<string, number | string>[]> {
   const results: Record<string, number | string>[] = [];
   for (const c of cases) {
     const data = new Uint8Array(canonicalBytes(c.json));
     const signature = hexBytes(c.signature_hex);
-    const key = await crypto.subtle.importKey("spki", base64(c.public_key_der_base64), ALG, false, ["verify"]);
-    if (!(await crypto.subtle.verify(ALG, key, signature, data))) throw new Error(`${c.name}: WebCrypto rejects`);
+    const [importAlg, verifyAlg] = webCryptoParams(c.algorithm);
+    const key = await crypto.subtle.importKey("spki", base64(c.public_key_der_base64), importAlg, false, ["verify"]);
+    if (!(await crypto.subtle.verify(verifyAlg, key, signature, data))) throw new Error(`${c.name}: WebCrypto rejects`);
     const one = (f: () => unknown) => () => {
       f();
       return 1;
     };
     const result: Record<string, number | string> = {
       name: c.name,
+      algorithm: c.algorithm,
       keyBits: c.key_bits,
       verifyReading: (await rate(seconds, one(() => verifyReading(c.json, c.public_key_der_base64)))).perSecond,
       canonicalBytes: (await rate(seconds, one(() => canonicalBytes(c.json)))).perSecond,
       webCrypto: (
         await rate(seconds, async () => {
-          if (!(await crypto.subtle.verify(ALG, key, signature, data))) throw new Error("rejected");
+          if (!(await crypto.subtle.verify(verifyAlg, key, signature, data))) throw new Error("rejected");
           return 1;
         })
       ).perSecond,
     };
-    if (Backends) {
+    const batch = (what: string, op: (times: number) => boolean) => () => {
+      if (!op(10)) throw new Error(`${c.name}: ${what} fails`);
+      return 10;
+    };
+    if (c.algorithm === 2 && P256Backend) {
+      const p256 = new P256Backend(c.json, c.private_key_pem);
+      result.p256Verify = (await rate(seconds, batch("verify", (n) => p256.verify(n)))).perSecond;
+      result.p256Sign = (await rate(seconds, batch("sign", (n) => p256.sign(n)))).perSecond;
+      p256.free();
+    } else if (c.algorithm === 1 && Backends) {
       const backends = new Backends(c.json);
-      const batch = (verify: (times: number) => boolean) => () => {
-        if (!verify(10)) throw new Error(`${c.name}: a backend rejects`);
-        return 10;
-      };
-      result.pure = (await rate(seconds, batch((n) => backends.pure(n)))).perSecond;
-      result.rsaCrate = (await rate(seconds, batch((n) => backends.rsaCrate(n)))).perSecond;
+      result.pure = (await rate(seconds, batch("the pure verifier", (n) => backends.pure(n)))).perSecond;
+      result.rsaCrate = (await rate(seconds, batch("the rsa crate", (n) => backends.rsaCrate(n)))).perSecond;
       backends.free();
     }
     results.push(result);
@@ -93,6 +120,18 @@ interface Setup {
   readings: string[];
   /** The meter's registered key (base64 of the DER). */
   key: string;
+  /** Its algorithm id: 1 RSA, 2 P-256. */
+  algorithm: number;
+}
+
+/** A prepared set: the readings in every form the phases take them. */
+interface Prepared {
+  setup: Setup;
+  objects: WireReading[];
+  messages: Uint8Array<ArrayBuffer>[];
+  signatures: Uint8Array<ArrayBuffer>[];
+  cryptoKey: CryptoKey;
+  verifyAlg: AlgorithmIdentifier | EcdsaParams;
 }
 
 interface Rate {
@@ -102,11 +141,7 @@ interface Rate {
   seconds: number;
 }
 
-let setup: Setup | null = null;
-let objects: WireReading[] = [];
-let messages: Uint8Array<ArrayBuffer>[] = [];
-let signatures: Uint8Array<ArrayBuffer>[] = [];
-let cryptoKey: CryptoKey | null = null;
+const sets = new Map<string, Prepared>();
 
 function base64(text: string): Uint8Array<ArrayBuffer> {
   return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
@@ -127,59 +162,58 @@ async function rate(seconds: number, op: () => Promise<number> | number): Promis
   return { perSecond: operations / elapsed, operations, seconds: elapsed };
 }
 
-async function prepare(s: Setup): Promise<number> {
-  setup = s;
-  objects = s.readings.map((r) => JSON.parse(r) as WireReading);
-  messages = s.readings.map((r) => new Uint8Array(canonicalBytes(r)));
-  signatures = s.readings.map((r) => base64((JSON.parse(r) as { signature: string }).signature));
-  cryptoKey = await crypto.subtle.importKey("spki", base64(s.key), ALG, false, ["verify"]);
-  const all = await Promise.all(messages.map((m, i) => crypto.subtle.verify(ALG, cryptoKey!, signatures[i]!, m)));
-  if (!all.every(Boolean)) throw new Error("WebCrypto rejects a reading");
+/** Prepares the set `name`: parsed objects, canonical bytes, signatures, the imported key. */
+async function prepare(s: Setup, name: string): Promise<number> {
+  const [importAlg, verifyAlg] = webCryptoParams(s.algorithm);
+  const messages = s.readings.map((r) => new Uint8Array(canonicalBytes(r)));
+  const signatures = s.readings.map((r) => base64((JSON.parse(r) as { signature: string }).signature));
+  const cryptoKey = await crypto.subtle.importKey("spki", base64(s.key), importAlg, false, ["verify"]);
+  const all = await Promise.all(messages.map((m, i) => crypto.subtle.verify(verifyAlg, cryptoKey, signatures[i]!, m)));
+  if (!all.every(Boolean)) throw new Error(`${name}: WebCrypto rejects a reading`);
+  const objects = s.readings.map((r) => JSON.parse(r) as WireReading);
+  sets.set(name, { setup: s, objects, messages, signatures, cryptoKey, verifyAlg });
   return s.readings.length;
 }
 
-async function checkedBatch(input: (string | WireReading)[], backend: "webcrypto" | "pure"): Promise<number> {
-  const report = await verifyReadings(input, setup!.key, { backend });
+async function checkedBatch(p: Prepared, input: (string | WireReading)[], backend: "webcrypto" | "pure"): Promise<number> {
+  const report = await verifyReadings(input, p.setup.key, { backend });
   if (report.verified !== input.length) throw new Error(`${backend}: ${report.verified} of ${input.length} verified`);
   if (backend === "webcrypto" && report.checkedHere !== 0) throw new Error("WebCrypto was not used");
   return input.length;
 }
 
-const phases: Record<string, (seconds: number) => Promise<unknown>> = {
-  async webCryptoAll(seconds) {
+const phases: Record<string, (seconds: number, p: Prepared) => Promise<unknown>> = {
+  async webCryptoAll(seconds, p) {
     return rate(seconds, async () => {
-      const all = await Promise.all(messages.map((m, i) => crypto.subtle.verify(ALG, cryptoKey!, signatures[i]!, m)));
+      const all = await Promise.all(p.messages.map((m, i) => crypto.subtle.verify(p.verifyAlg, p.cryptoKey, p.signatures[i]!, m)));
       if (!all.every(Boolean)) throw new Error("rejected");
       return all.length;
     });
   },
-  async webCryptoOneByOne(seconds) {
+  async webCryptoOneByOne(seconds, p) {
     return rate(seconds, async () => {
       for (let i = 0; i < 64; i++) {
-        if (!(await crypto.subtle.verify(ALG, cryptoKey!, signatures[i]!, messages[i]!))) throw new Error("rejected");
+        if (!(await crypto.subtle.verify(p.verifyAlg, p.cryptoKey, p.signatures[i]!, p.messages[i]!))) throw new Error("rejected");
       }
       return 64;
     });
   },
-  async verifyReadingsObjects(seconds) {
-    return rate(seconds, () => checkedBatch(objects, "webcrypto"));
+  async verifyReadingsObjects(seconds, p) {
+    return rate(seconds, () => checkedBatch(p, p.objects, "webcrypto"));
   },
-  async verifyReadingsText(seconds) {
-    return rate(seconds, () => checkedBatch(setup!.readings, "webcrypto"));
+  async verifyReadingsText(seconds, p) {
+    return rate(seconds, () => checkedBatch(p, p.setup.readings, "webcrypto"));
   },
-  async verifyReadingsPure(seconds) {
-    const part = objects.slice(0, 500);
-    return rate(seconds, () => checkedBatch(part, "pure"));
+  async verifyReadingsPure(seconds, p) {
+    const part = p.objects.slice(0, 500);
+    return rate(seconds, () => checkedBatch(p, part, "pure"));
   },
-  async verifyReadingOneByOne(seconds) {
-    const key = setup!.key;
+  async verifyReadingOneByOne(seconds, p) {
+    const key = p.setup.key;
     return rate(seconds, () => {
-      for (let i = 0; i < 50; i++) verifyReading(setup!.readings[i]!, key);
+      for (let i = 0; i < 50; i++) verifyReading(p.setup.readings[i]!, key);
       return 50;
     });
-  },
-  async chart500k() {
-    return chartBench(500_000);
   },
 };
 
@@ -246,7 +280,7 @@ declare global {
   interface Window {
     benchPerKey: typeof perKey;
     benchPrepare: typeof prepare;
-    benchPhase: (name: string, seconds: number) => Promise<unknown>;
+    benchPhase: (name: string, seconds: number, set?: string) => Promise<unknown>;
     benchReady: boolean;
   }
 }
@@ -255,9 +289,12 @@ const wasmParam = new URLSearchParams(location.search).get("wasm") ?? "smartmete
 await init({ module_or_path: new URL(wasmParam, document.baseURI) });
 window.benchPrepare = prepare;
 window.benchPerKey = perKey;
-window.benchPhase = (name, seconds) => {
+window.benchPhase = (name, seconds, set) => {
+  if (name === "chart500k") return chartBench(500_000);
   const phase = phases[name];
   if (!phase) throw new Error(`no phase ${name}`);
-  return phase(seconds);
+  const p = sets.get(set ?? "");
+  if (!p) throw new Error(`no prepared set ${set}`);
+  return phase(seconds, p);
 };
 window.benchReady = true;

@@ -109,8 +109,8 @@ function freePort() {
 
 // The server stores every u64 as the BIGINT v - 2^63 (docs/api.md); these
 // write a value in that form and read a stored column back.
-const stored = (v) => `(${v}::numeric - 9223372036854775808)::bigint`;
-const u64 = (column) => `(${column}::numeric + 9223372036854775808)`;
+const asStored = (v) => `(${v}::numeric - 9223372036854775808)::bigint`;
+const storedU64 = (column) => `(${column}::numeric + 9223372036854775808)`;
 
 function psql(url, sql) {
   return execFileSync("psql", [url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], { encoding: "utf8" }).trim();
@@ -388,8 +388,8 @@ async function main() {
   );
   const replaced = psql(
     dbUrl(dbName),
-    `UPDATE readings SET timestamp_ms = ${stored(other.timestamp_ms)}, signature = decode('${Buffer.from(other.signature, "base64").toString("hex")}', 'hex')
-       WHERE meter_id = ${meterId} AND sequence = ${stored(CONFLICT_SEQUENCE)} RETURNING ${u64("sequence")}`,
+    `UPDATE readings SET timestamp_ms = ${asStored(other.timestamp_ms)}, signature = decode('${Buffer.from(other.signature, "base64").toString("hex")}', 'hex')
+       WHERE meter_id = ${meterId} AND sequence = ${asStored(CONFLICT_SEQUENCE)} RETURNING ${storedU64("sequence")}`,
   );
   assert.equal(replaced, String(CONFLICT_SEQUENCE));
   const second = await loadDay(page, "#reload");
@@ -415,7 +415,7 @@ async function main() {
   // 6. One stored reading changed in SQL: a fresh load flags exactly it.
   const changed = psql(
     dbUrl(dbName),
-    `UPDATE readings SET wh_imported = wh_imported + 1 WHERE meter_id = ${meterId} AND sequence = ${stored(TAMPERED_SEQUENCE)} RETURNING ${u64("sequence")}`,
+    `UPDATE readings SET wh_imported = wh_imported + 1 WHERE meter_id = ${meterId} AND sequence = ${asStored(TAMPERED_SEQUENCE)} RETURNING ${storedU64("sequence")}`,
   );
   assert.equal(changed, String(TAMPERED_SEQUENCE));
   const third = await loadDay(page, "#load");

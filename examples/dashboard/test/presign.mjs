@@ -1,9 +1,12 @@
 // Pre-signs a day of one meter's readings, fast: the canonical bytes come
-// from the WASM package (the core's encoding), the RSASSA-PKCS1-v1_5
-// signature from Node's OpenSSL, on every core at once (worker threads).
-// PKCS#1 v1.5 is deterministic, so these are exactly the signatures the
-// core's own signer would make (the vectors prove the core and OpenSSL
-// agree; the test also verifies every reading it loads).
+// from the WASM package (the core's encoding), the signature from Node's
+// OpenSSL, on every core at once (worker threads). For an RSA key it is
+// RSASSA-PKCS1-v1_5 (algorithm 1), deterministic, so exactly the signatures
+// the core's own signer would make (the vectors prove the core and OpenSSL
+// agree; the test also verifies every reading it loads). For a P-256 key it
+// is ECDSA (algorithm 2) as r || s, normalised to low S as docs/spec.md
+// section 6.4.3 requires; OpenSSL's nonce is random, so the signatures
+// differ from the core's RFC 6979 ones but verify the same.
 //
 //   import { presignDay } from "./presign.mjs";
 //   const readings = await presignDay({ privateKeyPem, publicKey, startMs, stepMs, sequences });
@@ -43,15 +46,27 @@ export function registers(startMs, stepMs, slots) {
   return out;
 }
 
+/** The order of P-256's base point (docs/spec.md section 6.4.1). */
+const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+
+/** ECDSA P-256 over `message` as r || s with low S. */
+function signP256(message, key) {
+  const raw = sign("sha256", message, { key, dsaEncoding: "ieee-p1363" });
+  const s = BigInt(`0x${raw.subarray(32).toString("hex")}`);
+  if (s <= (P256_N - 1n) / 2n) return raw;
+  return Buffer.concat([raw.subarray(0, 32), Buffer.from((P256_N - s).toString(16).padStart(64, "0"), "hex")]);
+}
+
 function signAll({ privateKeyPem, publicKey, items }) {
   const require = createRequire(import.meta.url);
   const wasm = require("smartmeter-wasm/nodejs");
   // Parsed once: OpenSSL then only signs.
   const key = createPrivateKey(privateKeyPem);
+  const algorithm = key.asymmetricKeyType === "ec" ? 2 : 1;
   return items.map((v) => {
-    const wire = { version: 1, algorithm: 1, public_key: publicKey, ...v, signature: "" };
+    const wire = { version: 1, algorithm, public_key: publicKey, ...v, signature: "" };
     const message = wasm.canonicalBytes(wire);
-    const signature = sign("sha256", message, key).toString("base64");
+    const signature = (algorithm === 2 ? signP256(message, key) : sign("sha256", message, key)).toString("base64");
     return JSON.stringify({ ...wire, signature });
   });
 }

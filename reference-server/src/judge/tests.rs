@@ -21,7 +21,7 @@ const M: i64 = 7;
 fn key() -> &'static MeterKey {
     static KEY: OnceLock<MeterKey> = OnceLock::new();
     KEY.get_or_init(|| {
-        MeterKey::from_pkcs8_pem(include_str!("../../tests/fixtures/meter1.pem")).unwrap()
+        MeterKey::from_pkcs8_pem(&smartmeter_test_support::fixtures::fixture("meter1.pem")).unwrap()
     })
 }
 

@@ -1,169 +1,36 @@
-//! Test harness: a fresh PostgreSQL database per test, both listeners as
-//! in-process Rocket clients, fixed meter keys, signing helpers.
+//! Test harness: both listeners as in-process Rocket clients on a fresh
+//! database, and requests to them. Databases, fixtures and the server as
+//! a process come from `smartmeter-test-support`, shared with the
+//! simulator's tests.
 
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    dead_code
+    // Each test file uses a part of the harness.
+    dead_code,
+    unused_imports
 )]
 
-use std::sync::{Arc, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
 
 use rocket::http::{ContentType, Header, Status};
 use rocket::local::asynchronous::{Client, LocalResponse};
-use rocket_db_pools::deadpool_postgres::tokio_postgres::{self, NoTls};
 use serde_json::Value;
-use smartmeter_core::{MeterKey, PublicKey, Reading};
+use smartmeter_core::{MeterKey, PublicKey};
 use smartmeter_server::{Config, Shared, build_operator, build_public};
+pub use smartmeter_test_support::db::{
+    TestDb, admin_sql, admin_url, connect, host_port, through, with_param,
+};
+pub use smartmeter_test_support::fixtures::{
+    base_ms, fixture, fixture_path, meter_key, now_ms, signed, signed_at, vectors,
+};
+pub use smartmeter_test_support::process::{ServerProcess, free_addr, http, wait_healthy};
+pub use smartmeter_test_support::{OPERATOR_TOKEN, READ_TOKEN};
 
-pub const OPERATOR_TOKEN: &str = "test-operator-token";
-pub const READ_TOKEN: &str = "test-read-token";
-
-/// The admin URL: env `SMARTMETER_TEST_DATABASE_URL` or the local default.
-pub fn admin_url() -> String {
-    std::env::var("SMARTMETER_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// Replaces the database name (the path) of a postgres URL.
-pub fn url_with_db(admin: &str, db: &str) -> String {
-    let (base, _) = match admin.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (admin, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| i + scheme_end);
-    let query = admin
-        .split_once('?')
-        .map(|(_, q)| format!("?{q}"))
-        .unwrap_or_default();
-    format!("{}/{db}{query}", &base[..path_start])
-}
-
-/// Runs SQL on the admin database from a separate thread and runtime, so it
-/// works from sync code (Drop) and from inside async tests alike.
-fn admin_sql(sql: String) -> Result<(), String> {
-    std::thread::spawn(move || {
-        let rt = rocket::tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        rt.block_on(async move {
-            let (client, conn) = tokio_postgres::connect(&admin_url(), NoTls)
-                .await
-                .map_err(|e| format!("cannot connect to {}: {e}", admin_url()))?;
-            let task = rocket::tokio::spawn(conn);
-            let r = client.batch_execute(&sql).await.map_err(|e| e.to_string());
-            drop(client);
-            let _ = task.await;
-            r
-        })
-    })
-    .join()
-    .map_err(|_| "admin thread panicked".to_string())?
-}
-
-/// Runs SQL on the admin database; panics on failure.
-pub fn admin_sql_pub(sql: &str) {
-    admin_sql(sql.to_string()).unwrap_or_else(|e| panic!("{sql}: {e}"));
-}
-
-/// A database of its own, dropped (with its connections) when this is dropped.
-pub struct TestDb {
-    pub name: String,
-    pub url: String,
-}
-
-impl TestDb {
-    pub fn create() -> Self {
-        let mut bytes = [0u8; 8];
-        getrandom::fill(&mut bytes).unwrap();
-        let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let name = format!("smartmeter_test_{suffix}");
-        admin_sql(format!("CREATE DATABASE {name}")).expect("create test database");
-        let url = url_with_db(&admin_url(), &name);
-        Self { name, url }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Err(e) = admin_sql(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )) {
-            eprintln!("could not drop test database {}: {e}", self.name);
-        }
-    }
-}
-
-/// Fixed 2048-bit meter keys (generated once with openssl; see fixtures/).
-pub fn meter_key(i: usize) -> &'static MeterKey {
-    static KEYS: OnceLock<Vec<MeterKey>> = OnceLock::new();
-    let keys = KEYS.get_or_init(|| {
-        ["meter1.pem", "meter2.pem", "meter3.pem"]
-            .iter()
-            .map(|f| MeterKey::from_pkcs8_pem(&fixture(f)).unwrap())
-            .collect()
-    });
-    &keys[i]
-}
-
-pub fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-/// A file of `docs/vectors/`.
-pub fn vectors(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/../docs/vectors/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-/// A signed reading in wire form; timestamps count from an hour ago.
-pub fn signed(key: &MeterKey, sequence: u64, wh_imported: u64, wh_exported: u64) -> String {
-    signed_at(
-        key,
-        sequence,
-        base_ms() + sequence * 1000,
-        wh_imported,
-        wh_exported,
-    )
-}
-
-pub fn signed_at(key: &MeterKey, sequence: u64, ts: u64, imp: u64, exp: u64) -> String {
-    key.sign(Reading {
-        sequence,
-        timestamp_ms: ts,
-        wh_imported: imp,
-        wh_exported: exp,
-    })
-    .unwrap()
-    .to_json()
-}
-
-pub fn base_ms() -> u64 {
-    static BASE: OnceLock<u64> = OnceLock::new();
-    *BASE.get_or_init(|| now_ms() - 3_600_000)
-}
+/// The server binary of this crate, built by cargo for its tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_smartmeter-server");
 
 /// Both listeners of one server process, on a fresh database.
 pub struct Server {
@@ -233,6 +100,11 @@ pub async fn json_of(resp: LocalResponse<'_>) -> (Status, Value) {
 
 pub async fn register(server: &Server, username: &str, public_key: &str) -> (Status, Value) {
     let body = serde_json::json!({"username": username, "public_key": public_key}).to_string();
+    register_raw(server, &body).await
+}
+
+/// `POST /register` on the operator listener with a raw body.
+pub async fn register_raw(server: &Server, body: &str) -> (Status, Value) {
     let resp = server
         .operator
         .post("/register")
@@ -271,19 +143,4 @@ pub async fn get(client: &Client, uri: &str, token: Option<&str>) -> (Status, Va
 
 pub fn public_key_text(key: &PublicKey) -> String {
     key.to_base64()
-}
-
-/// A plain connection (no TLS) for checks from inside async tests.
-pub async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(url, NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
-    rocket::tokio::spawn(conn);
-    client
-}
-
-/// The URL with one more query parameter (`key=value`).
-pub fn with_param(url: &str, param: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}{param}")
 }
