@@ -1,5 +1,6 @@
-// How the dashboard's end-to-end test (test/e2e.mjs, run by
-// scripts/test-wasm.sh) and its benchmark (test/bench.mjs, run by
+// How the dashboard's end-to-end test (test/e2e.mjs) and the package's
+// WebCrypto interop page (test/interop-chromium.mjs), both run by
+// scripts/test-wasm.sh, and the benchmark (test/bench.mjs, run by
 // scripts/bench-wasm.sh) start Chromium: one declaration, so that the
 // benchmark measures the browser the tests check.
 //
@@ -11,7 +12,7 @@ import { chromium } from "playwright-core";
 /** The browser binary: $CHROMIUM, else Debian's. */
 export const CHROMIUM_PATH = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
-/** Chromium's command-line flags for both. */
+/** Chromium's command-line flags for all three. */
 export const CHROMIUM_ARGS = [
   // Tests run as root in containers and CI, where the sandbox cannot start.
   "--no-sandbox",
@@ -25,7 +26,7 @@ export const CHROMIUM_ARGS = [
   "--no-first-run",
 ];
 
-/** Starts the headless Chromium that the test and the benchmark use. */
+/** Starts the headless Chromium that the tests and the benchmark use. */
 export function launchChromium() {
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
 }
