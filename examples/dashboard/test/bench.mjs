@@ -15,13 +15,14 @@
 // runs this and writes the "WASM" section of docs/performance.md.
 
 import { execFileSync, spawn } from "node:child_process";
-import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 
-import { launchChromium } from "./chromium.mjs";
+import { chromiumPid, launchChromium } from "./chromium.mjs";
+import { treeCpu } from "./cpu.mjs";
 import { presignDay } from "./presign.mjs";
 
 const { values } = parseArgs({
@@ -37,7 +38,6 @@ const { values } = parseArgs({
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../../..");
 const seconds = Number(values.seconds);
-const TICK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
 
 const cases = JSON.parse(readFileSync(join(root, "docs/vectors/valid.json"), "utf8")).cases;
 const count = Number(values.readings);
@@ -76,45 +76,6 @@ const wasmFile = values["size-of"] ?? join(here, "../dist/smartmeter_wasm_bg.was
 const wasmBytes = readFileSync(wasmFile);
 const size = { raw: wasmBytes.length, gzip: gzipSync(wasmBytes, { level: 9 }).length };
 
-/** CPU seconds (user + system) of a process and all its descendants. */
-function treeCpu(rootPid) {
-  const stats = new Map();
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      stats.set(Number(name), { ppid: Number(fields[1]), cpu: (Number(fields[11]) + Number(fields[12])) / TICK });
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  let total = 0;
-  const queue = [rootPid];
-  while (queue.length) {
-    const pid = queue.pop();
-    total += stats.get(pid)?.cpu ?? 0;
-    for (const [child, s] of stats) if (s.ppid === pid) queue.push(child);
-  }
-  return total;
-}
-
-/** The pid of the Chromium that playwright started (a child of this process). */
-function chromiumPid() {
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === process.pid && comm.startsWith("chrom")) return Number(name);
-    } catch {
-      // ended
-    }
-  }
-  throw new Error("cannot find the Chromium process");
-}
-
 const web = spawn(process.execPath, [join(here, "../serve.mjs"), "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
 const url = await new Promise((ok, ko) => {
   web.stdout.on("data", (d) => {
@@ -128,6 +89,7 @@ let browser;
 try {
   browser = await launchChromium();
   const pid = chromiumPid();
+  if (pid === null) throw new Error("cannot find the Chromium process");
   const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
   page.on("pageerror", (e) => console.error(e));
   await page.goto(`${url}bench.html`);

@@ -9,6 +9,8 @@
 
 import { chromium } from "playwright-core";
 
+import { processes } from "./cpu.mjs";
+
 /** The browser binary: $CHROMIUM, else Debian's. */
 export const CHROMIUM_PATH = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
@@ -29,4 +31,10 @@ export const CHROMIUM_ARGS = [
 /** Starts the headless Chromium that the tests and the benchmark use. */
 export function launchChromium() {
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
+}
+
+/** The pid of the Chromium that launchChromium() started (a child of this process), or null. */
+export function chromiumPid() {
+  for (const [pid, st] of processes()) if (st.ppid === process.pid && st.comm.startsWith("chrom")) return pid;
+  return null;
 }

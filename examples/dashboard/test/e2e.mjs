@@ -28,7 +28,7 @@
 
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,7 +36,8 @@ import assert from "node:assert/strict";
 
 import * as wasm from "smartmeter-wasm";
 
-import { launchChromium } from "./chromium.mjs";
+import { chromiumPid, launchChromium } from "./chromium.mjs";
+import { treeCpu } from "./cpu.mjs";
 import { presignDay, signOne } from "./presign.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -64,37 +65,6 @@ const figures = {};
 const children = [];
 let dbName = null;
 let browser = null;
-
-const TICK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-
-/** CPU seconds (user + system) of a process and its descendants, from /proc. */
-function treeCpu(rootPid) {
-  const stats = new Map();
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      stats.set(Number(name), { ppid: Number(fields[1]), comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), cpu: (Number(fields[11]) + Number(fields[12])) / TICK });
-    } catch {
-      // ended meanwhile
-    }
-  }
-  let total = 0;
-  const queue = [rootPid];
-  while (queue.length) {
-    const pid = queue.pop();
-    total += stats.get(pid)?.cpu ?? 0;
-    for (const [child, st] of stats) if (st.ppid === pid) queue.push(child);
-  }
-  return { total, stats };
-}
-
-/** The Chromium that playwright started: a child of this process. */
-function chromiumPid() {
-  for (const [pid, st] of treeCpu(process.pid).stats) if (st.ppid === process.pid && st.comm.startsWith("chrom")) return pid;
-  return null;
-}
 
 function freePort() {
   return new Promise((ok, ko) => {
@@ -290,7 +260,7 @@ async function main() {
     requestAnimationFrame(tick);
   });
   const browserPid = chromiumPid();
-  const cpuBefore = { server: treeCpu(server.pid).total, browser: browserPid ? treeCpu(browserPid).total : 0 };
+  const cpuBefore = { server: treeCpu(server.pid), browser: browserPid ? treeCpu(browserPid) : 0 };
   const loaded = loadDay(page, "#load");
   await page.waitForFunction(() => Number(document.querySelector("#status")?.dataset.verified ?? 0) > 0, null, { timeout: 60_000 });
   await page.check("#show-registers");
@@ -304,8 +274,8 @@ async function main() {
     return window.__frames.longest;
   });
   const cpu = {
-    serverCpuSeconds: +(treeCpu(server.pid).total - cpuBefore.server).toFixed(2),
-    browserCpuSeconds: browserPid ? +(treeCpu(browserPid).total - cpuBefore.browser).toFixed(2) : null,
+    serverCpuSeconds: +(treeCpu(server.pid) - cpuBefore.server).toFixed(2),
+    browserCpuSeconds: browserPid ? +(treeCpu(browserPid) - cpuBefore.browser).toFixed(2) : null,
     loadAverage: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" "),
   };
   figures.day = { ...first.timing, ...cpu, longestFrameGapMs: Math.round(longestFrameGap), controlUsedWhileLoading: usedWhileVerifying.state === "loading" };
