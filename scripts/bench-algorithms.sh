@@ -7,17 +7,19 @@
 # its reporting stage measures the server, not the signer. Keys are kept in
 # a keystore per algorithm in $TMPDIR, made on the first round.
 #
-# Usage: simulator/bench/algorithms.sh [ROUNDS METERS READINGS INTERVAL]
+# Usage: scripts/bench-algorithms.sh [ROUNDS METERS READINGS INTERVAL]
 #        (default 2 2000 30 50ms), after
 #        cargo build --release -p smartmeter-server -p smartmeter-sim
 # Environment: SMARTMETER_TEST_DATABASE_URL (admin URL), CARGO_TARGET_DIR.
 # Prints one line per swarm.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=lib/cargo.sh
+. scripts/lib/cargo.sh
 rounds=${1:-2} meters=${2:-2000} readings=${3:-30} interval=${4:-50ms}
-T=${CARGO_TARGET_DIR:-target}/release
+T=$(cargo_target_dir)/release
 admin=${SMARTMETER_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/alg-bench.XXXXXX")
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 echo "round algorithm readings_stored requests delivered reporting_s sim_readings_per_s server_cpu_us_per_reading table_bytes_per_reading total_bytes_per_reading load"
@@ -26,7 +28,7 @@ for r in $(seq "$rounds"); do
     db="alg_bench_${alg}_${r}_$$"
     psql -qX "$admin" -c "CREATE DATABASE $db" >/dev/null
     url="${admin%/*}/$db?sslmode=disable"
-    pub=$(free_port) op=$(free_port)
+    read -r pub op < <(python3 scripts/lib/free_ports.py 2)
     DATABASE_URL="$url" SMARTMETER_OPERATOR_TOKEN=bench SMARTMETER_PUBLIC_ADDR=127.0.0.1:$pub \
       SMARTMETER_OPERATOR_ADDR=127.0.0.1:$op SMARTMETER_RATE_LIMIT_BURST=0 ROCKET_WORKERS=1 \
       RUST_LOG=warn "$T/smartmeter-server" 2>"$dir/server-$alg-$r.log" &
