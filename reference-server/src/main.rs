@@ -3,8 +3,12 @@
 //! Rocket's `shutdown.grace` seconds) before exiting.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
+use rocket::error::ErrorKind;
+use rocket::{Ignite, Rocket};
 use smartmeter_server::{Config, Shared, build_operator, build_public, logging};
 
 fn dev_token() -> Result<String, String> {
@@ -53,10 +57,41 @@ async fn run(mut config: Config) -> Result<(), String> {
             r
         }
     );
-    a.map_err(|e| format!("public listener: {e}"))?;
-    b.map_err(|e| format!("operator listener: {e}"))?;
+    stopped("public", a).await?;
+    stopped("operator", b).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What one listener's `launch` returned, once its connections are done.
+///
+/// Rocket 0.5 answers "shutdown failed" when its server future ends before
+/// it notices the shutdown signal while request tasks still hold the
+/// instance: those requests are still being served. Returning at once would
+/// end the process under them, so wait for them to let go, within the
+/// configured grace and mercy periods, as Rocket's own path does; only what
+/// is still running after that is a failed shutdown.
+async fn stopped(
+    listener: &str,
+    launched: Result<Rocket<Ignite>, rocket::Error>,
+) -> Result<(), String> {
+    let error = match launched {
+        Ok(_) => return Ok(()),
+        Err(error) => error,
+    };
+    if let ErrorKind::Shutdown(rocket, None) = error.kind() {
+        let periods = &rocket.config().shutdown;
+        let deadline = Instant::now()
+            + Duration::from_secs(u64::from(periods.grace) + u64::from(periods.mercy));
+        // The error holds one reference; the request tasks hold the others.
+        while Arc::strong_count(rocket) > 1 && Instant::now() < deadline {
+            rocket::tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if Arc::strong_count(rocket) == 1 {
+            return Ok(());
+        }
+    }
+    Err(format!("{listener} listener: {error}"))
 }
 
 #[rocket::main]
