@@ -91,6 +91,8 @@ server_codes! {
     InternalError = (500, "internal_error", "a server fault (logged)");
     /// PostgreSQL unreachable or failing.
     DatabaseUnavailable = (503, "database_unavailable", "PostgreSQL unreachable or failing; retry later");
+    /// Cluster mode: the stream cannot take the reading or no verdict came in time.
+    ClusterUnavailable = (503, "cluster_unavailable", "cluster mode: the stream has no quorum or no store worker answered in time; nothing promised, send again later");
 }
 
 /// An API error.
@@ -248,11 +250,21 @@ impl From<DbError> for ApiError {
     }
 }
 
+/// 503 `cluster_unavailable`, with the reason: it tells the meter what to
+/// do (send again) and names no secret.
+impl From<crate::cluster::ClusterError> for ApiError {
+    fn from(e: crate::cluster::ClusterError) -> Self {
+        tracing::warn!(error = %e, "cluster unavailable");
+        Self::new(ServerCode::ClusterUnavailable, e.to_string())
+    }
+}
+
 impl From<CommitError> for ApiError {
     fn from(e: CommitError) -> Self {
         match e {
             CommitError::Database(_) => Self::database(&e),
             CommitError::Stopped | CommitError::Clock => Self::internal(&e),
+            CommitError::Cluster(e) => Self::from(e),
         }
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod cluster;
 pub mod committer;
 pub mod config;
 pub mod dashboard;
