@@ -37,7 +37,7 @@ apt_install() {
 }
 
 setup() {
-  apt_install openssl xxd
+  apt_install openssl xxd nats-server
   rustup component add clippy rustfmt >/dev/null 2>&1 || true
   rustup target add wasm32-unknown-unknown >/dev/null
 }
