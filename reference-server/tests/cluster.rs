@@ -15,7 +15,8 @@
 //! `/usr/sbin/nats-server` (Debian); without it the test fails.
 //! `SMARTMETER_CLUSTER_PHASE_SECS` lengthens each phase (the full fault
 //! run of `scripts/cluster-fault.sh`); the figures are printed as
-//! `cluster-figures: {json}`.
+//! `cluster-figures: {json}`. `SMARTMETER_CLUSTER_KEEP_LOGS` keeps the
+//! processes' logs (their directory is printed first).
 
 #![allow(
     clippy::unwrap_used,
@@ -61,6 +62,17 @@ fn nats_server() -> PathBuf {
         "nats-server is not installed: the cluster test needs it (Debian package `nats-server`, \
          which scripts/test.sh installs; or set NATS_SERVER to its path)"
     );
+}
+
+/// Clock ticks per second of /proc's CPU times.
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
 }
 
 fn free_port() -> u16 {
@@ -206,6 +218,18 @@ impl Proc {
             let _ = c.kill(); // SIGKILL
             let _ = c.wait();
         }
+    }
+
+    /// CPU seconds used so far (user + system, from /proc).
+    fn cpu_secs(&self) -> f64 {
+        let pid = self.child.as_ref().unwrap().id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        // Fields after the command name (which may hold spaces): utime and
+        // stime are fields 14 and 15 of the line, 12 and 13 after ')'.
+        let rest = stat.rsplit_once(')').unwrap().1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+        ticks / clock_ticks()
     }
 
     fn signal(&self, sig: &str) {
@@ -617,7 +641,44 @@ fn cluster_survives_kills_and_quorum_loss() {
     let limit = Duration::from_secs(45);
     let mut recovery = BTreeMap::new();
     recovery.insert("start", progress("first readings", &meters, 3, limit));
+    // Steady load: CPU per reading of one ingest node and one store worker.
+    // Meters alternate between the ingest nodes; store0's home partitions
+    // are the even ones.
+    let home: Vec<bool> = meters
+        .iter()
+        .map(|m| {
+            let id: smartmeter_core::KeyId = m.key_id.parse().unwrap();
+            smartmeter_server::cluster::wire::partition(&id, PARTITIONS) % 2 == 0
+        })
+        .collect();
+    let acks_before = total_acks(&meters);
+    let (ingest_cpu, store_cpu) = (ingest[0].proc.cpu_secs(), store[0].proc.cpu_secs());
+    let steady_started = Instant::now();
     thread::sleep(phase);
+    let steady = steady_started.elapsed().as_secs_f64();
+    let ingest_cpu = ingest[0].proc.cpu_secs() - ingest_cpu;
+    let store_cpu = store[0].proc.cpu_secs() - store_cpu;
+    let acks_after = total_acks(&meters);
+    let done: Vec<usize> = acks_after
+        .iter()
+        .zip(&acks_before)
+        .map(|(a, b)| a - b)
+        .collect();
+    let all: usize = done.iter().sum();
+    let stored_by_store0: usize = done
+        .iter()
+        .zip(&home)
+        .filter(|(_, h)| **h)
+        .map(|(d, _)| *d)
+        .sum();
+    let steady_figures = serde_json::json!({
+        "secs": steady,
+        "readings_per_sec": all as f64 / steady,
+        "ingest0_cpu_ms_per_reading": ingest_cpu * 1000.0 / (all as f64 / 2.0).max(1.0),
+        "store0_cpu_ms_per_reading": store_cpu * 1000.0 / (stored_by_store0 as f64).max(1.0),
+        "ingest0_cpu_share": ingest_cpu / steady,
+        "store0_cpu_share": store_cpu / steady,
+    });
 
     // A store worker: its partitions move to the other one.
     store[0].proc.kill9();
@@ -777,6 +838,7 @@ fn cluster_survives_kills_and_quorum_loss() {
 
     let figures = serde_json::json!({
         "phase_secs": phase.as_secs(),
+        "steady": steady_figures,
         "sent": tally.sent.load(Ordering::Relaxed),
         "acknowledged": acked_total,
         "stored": stored_total,
@@ -795,5 +857,7 @@ fn cluster_survives_kills_and_quorum_loss() {
     drop(ingest);
     drop(store);
     drop(nats);
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("SMARTMETER_CLUSTER_KEEP_LOGS").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
