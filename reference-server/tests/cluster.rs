@@ -648,7 +648,7 @@ fn cluster_survives_kills_and_quorum_loss() {
         .iter()
         .map(|m| {
             let id: smartmeter_core::KeyId = m.key_id.parse().unwrap();
-            smartmeter_server::cluster::wire::partition(&id, PARTITIONS) % 2 == 0
+            smartmeter_server::cluster::wire::partition(&id, PARTITIONS).is_multiple_of(2)
         })
         .collect();
     let acks_before = total_acks(&meters);

@@ -41,6 +41,8 @@ pub async fn connect(urls: &str, name: &str) -> Result<Client, String> {
     ConnectOptions::new()
         .name(name)
         .connection_timeout(Duration::from_secs(2))
+        // A request to a server that just died fails soon and is retried.
+        .request_timeout(Some(Duration::from_secs(2)))
         .retry_on_initial_connect()
         .max_reconnects(None)
         .reconnect_delay_callback(|attempts| {

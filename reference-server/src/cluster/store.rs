@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::consumer::{AckPolicy, pull};
+use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use async_nats::jetstream::{AckKind, Message};
 use bytes::Bytes;
 use rocket::futures::{FutureExt, StreamExt};
@@ -163,21 +163,7 @@ async fn partition(
     let mut meters: HashMap<KeyId, Option<i64>> = HashMap::new();
     let name = format!("store-{p}");
     while running.load(Ordering::SeqCst) {
-        let consumer = node
-            .js
-            .create_consumer_on_stream(
-                pull::Config {
-                    durable_name: Some(name.clone()),
-                    filter_subject: wire::subject(p),
-                    ack_policy: AckPolicy::Explicit,
-                    ack_wait: node.config.ack_wait(),
-                    max_deliver: -1,
-                    max_ack_pending: 20_000,
-                    ..Default::default()
-                },
-                STREAM,
-            )
-            .await;
+        let consumer = consumer(&node, &name, p).await;
         let consumer = match consumer {
             Ok(c) => c,
             Err(e) => {
@@ -222,6 +208,39 @@ async fn partition(
         }
     }
     tracing::info!(partition = p, "released partition");
+}
+
+/// The partition's durable consumer: looked up first (its own leader
+/// answers, even while the cluster elects a new meta leader after losing a
+/// node), created when missing. Each step gives up after [`TICK`] * 2 so
+/// that a request sent to a dead server is retried soon.
+async fn consumer(node: &Node, name: &str, p: u32) -> Result<PullConsumer, String> {
+    let limit = TICK * 2;
+    let found = rocket::tokio::time::timeout(
+        limit,
+        node.js
+            .get_consumer_from_stream::<pull::Config, _, _>(name, STREAM),
+    )
+    .await;
+    if let Ok(Ok(c)) = found {
+        return Ok(c);
+    }
+    let config = pull::Config {
+        durable_name: Some(name.to_string()),
+        filter_subject: wire::subject(p),
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: node.config.ack_wait(),
+        max_deliver: -1,
+        max_ack_pending: 20_000,
+        ..Default::default()
+    };
+    match rocket::tokio::time::timeout(limit, node.js.create_consumer_on_stream(config, STREAM))
+        .await
+    {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("timed out".into()),
+    }
 }
 
 /// A stream message turned into a reading, or why not.
