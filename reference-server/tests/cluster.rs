@@ -9,7 +9,8 @@
 //! a 2xx is stored exactly once, in the shard of its key; every stored
 //! history passes the core's audit without a finding; service resumes after
 //! each fault; without quorum the answer is 503 `cluster_unavailable`,
-//! never a 2xx; nothing acknowledged is lost when the quorum returns.
+//! never a 2xx; nothing acknowledged is lost when the quorum returns;
+//! registration and revocation through one ingest node hold on the other.
 //!
 //! `nats-server` is taken from `$NATS_SERVER`, else `PATH` or
 //! `/usr/sbin/nats-server` (Debian); without it the test fails.
@@ -835,6 +836,56 @@ fn cluster_survives_kills_and_quorum_loss() {
         in_shards, stored_total as i64,
         "readings stored outside their meter's shard"
     );
+
+    // Revocation through one ingest node reaches the other (registry
+    // bucket); a key registered nowhere is unknown on every node.
+    let victim = &meters[0];
+    let (s, v) = http(
+        ingest[1].operator,
+        "POST",
+        &format!("/meters/{}/revoke", victim.key_id),
+        Some(TOKEN),
+        "",
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{v}");
+    let next = victim.next.load(Ordering::SeqCst) + 1;
+    for addr in &ingest_addrs {
+        let (s, v) = http(
+            *addr,
+            "POST",
+            "/reportReading",
+            None,
+            &victim.reading(next, base),
+        )
+        .unwrap();
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (403, Some("meter_revoked")),
+            "{v}"
+        );
+    }
+    let stranger = Meter {
+        key: MeterKey::generate(2048).unwrap(),
+        key_id: String::new(),
+        acked: Mutex::default(),
+        next: AtomicU64::new(1),
+    };
+    for addr in &ingest_addrs {
+        let (s, v) = http(
+            *addr,
+            "POST",
+            "/reportReading",
+            None,
+            &stranger.reading(1, base),
+        )
+        .unwrap();
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (403, Some("unknown_meter")),
+            "{v}"
+        );
+    }
 
     let figures = serde_json::json!({
         "phase_secs": phase.as_secs(),
