@@ -3,7 +3,8 @@
 # and 2 ingest nodes at a fixed total load, CPU per reading of each process,
 # and the throughput of one stream partition (scripts/bench/cluster.py says
 # how). Release build, wrk (Debian's), a single-node nats-server with
-# JetStream, PostgreSQL. Prints the figures as JSON; docs/scale.md quotes them.
+# JetStream, PostgreSQL. Prints the figures as JSON and writes them into
+# docs/scale.md, section \"Measurements\".
 #
 # Usage: scripts/bench-cluster.sh [METERS] [READINGS_PER_METER]   (default 200 50)
 # Environment: SMARTMETER_TEST_DATABASE_URL (admin URL), NATS_SERVER.
@@ -27,4 +28,7 @@ target="${CARGO_TARGET_DIR:-target}"
 cargo build --locked --release -q -p smartmeter-server --bin smartmeter-server --example presign
 pg_for_tests
 "$target"/release/examples/presign "$meters" "$per_meter" "$work"
-python3 scripts/bench/cluster.py "$PG_ADMIN_URL" "$work" "$meters" "$target"/release/smartmeter-server
+python3 scripts/bench/cluster.py "$PG_ADMIN_URL" "$work" "$meters" "$target"/release/smartmeter-server \
+  | tee "$work/figures.json"
+python3 scripts/bench/cluster_table.py "$work/figures.json" "$meters" "$per_meter" \
+  | python3 scripts/lib/doc_section.py docs/scale.md cluster-bench

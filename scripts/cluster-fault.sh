@@ -67,7 +67,7 @@ print("quorum returned), from the kill:")
 print()
 print("| fault | seconds |")
 print("|---|---|")
-for k, v in f["recovery_secs"].items():
+for k, v in f["recovery_secs"]:
     print(f"| {k} | {v:.1f} |")
 print()
 print(f"Steady load before the faults: {s['readings_per_sec']:.0f} readings/s in all;")

@@ -640,8 +640,8 @@ fn cluster_survives_kills_and_quorum_loss() {
         })
         .collect();
     let limit = Duration::from_secs(45);
-    let mut recovery = BTreeMap::new();
-    recovery.insert("start", progress("first readings", &meters, 3, limit));
+    let mut recovery: Vec<(&str, Duration)> = Vec::new();
+    recovery.push(("start", progress("first readings", &meters, 3, limit)));
     // Steady load: CPU per reading of one ingest node and one store worker.
     // Meters alternate between the ingest nodes; store0's home partitions
     // are the even ones.
@@ -683,41 +683,41 @@ fn cluster_survives_kills_and_quorum_loss() {
 
     // A store worker: its partitions move to the other one.
     store[0].proc.kill9();
-    recovery.insert(
+    recovery.push((
         "store worker killed",
         progress("after a store worker died", &meters, 3, limit),
-    );
+    ));
     store[0].restart();
     thread::sleep(phase);
 
     // An ingest node: meters go to the other one.
     ingest[0].proc.kill9();
-    recovery.insert(
+    recovery.push((
         "ingest node killed",
         progress("after an ingest node died", &meters, 3, limit),
-    );
+    ));
     ingest[0].restart();
     thread::sleep(phase);
 
     // A NATS node: the stream keeps its quorum.
     nats.procs[0].kill9();
-    recovery.insert(
+    recovery.push((
         "NATS node killed",
         progress("after a NATS node died", &meters, 3, limit),
-    );
+    ));
     nats.procs[0].start();
     thread::sleep(phase);
-    recovery.insert(
+    recovery.push((
         "NATS node back",
         progress("after the NATS node returned", &meters, 3, limit),
-    );
+    ));
 
     // The other store worker, now that the first one is back.
     store[1].proc.kill9();
-    recovery.insert(
+    recovery.push((
         "second store worker killed",
         progress("after the second store worker died", &meters, 3, limit),
-    );
+    ));
     store[1].restart();
     thread::sleep(phase);
 
@@ -787,7 +787,7 @@ fn cluster_survives_kills_and_quorum_loss() {
     for t in resend {
         t.join().unwrap();
     }
-    recovery.insert("quorum back", resumed);
+    recovery.push(("quorum back", resumed));
     assert!(
         tally.unexpected.lock().unwrap().is_empty(),
         "{:?}",
@@ -901,8 +901,8 @@ fn cluster_survives_kills_and_quorum_loss() {
         "refusing_secs": refusing.as_secs_f64(),
         "recovery_secs": recovery
             .iter()
-            .map(|(k, v)| (k.to_string(), serde_json::json!(v.as_secs_f64())))
-            .collect::<serde_json::Map<_, _>>(),
+            .map(|(k, v)| serde_json::json!([k, v.as_secs_f64()]))
+            .collect::<Vec<_>>(),
     });
     println!("cluster-figures: {figures}");
     drop(ingest);
