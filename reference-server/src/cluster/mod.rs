@@ -169,6 +169,11 @@ pub async fn start(shared: &Arc<Shared>) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("shard {i}: migrations: {e}"))?;
         }
+        // And their time partitions and retention, as `upkeep` does for the
+        // database of `--database-url`.
+        for pool in &shards {
+            rocket::tokio::spawn(upkeep(pool.clone(), Arc::clone(shared)));
+        }
     }
     let ingest = if c.role.ingests() {
         Some(ingest::Ingest::start(&client).await?)
@@ -192,6 +197,33 @@ pub async fn start(shared: &Arc<Shared>) -> Result<(), String> {
         .cluster
         .set(node)
         .map_err(|_| "the cluster node was started twice".to_string())
+}
+
+/// Creates a shard's month partitions ahead of time and drops expired ones,
+/// now and every [`db::partitions::CHECK_INTERVAL`]; failures are logged and
+/// retried (readings wait in the default partition meanwhile).
+async fn upkeep(pool: PgPool, shared: Arc<Shared>) {
+    let mut ticks = rocket::tokio::time::interval(db::partitions::CHECK_INTERVAL);
+    loop {
+        ticks.tick().await;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let checked = match pool.get().await {
+            Ok(mut client) => db::partitions::check(
+                &mut client,
+                now,
+                shared.config.policy().max_clock_skew_ms,
+                shared.config.retention(),
+            )
+            .await
+            .map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = checked {
+            tracing::warn!(error = %e, "shard partition check failed; trying again later");
+        }
+    }
 }
 
 async fn migrate(pool: &PgPool) -> Result<(), String> {
