@@ -7,10 +7,14 @@
 //! worker then takes the partition over within a second. A worker first
 //! takes only its home partitions (p mod `--store-count` =
 //! `--store-index`), and every free partition once its start-up grace has
-//! passed. After taking a partition, it waits `--ack-wait-ms` before
-//! consuming, so that the readings the previous owner left unacknowledged
-//! are due for redelivery and come first: per-meter order holds across a
-//! takeover. Its per-meter states start empty and are read from PostgreSQL.
+//! passed, as long as their home worker is gone: each worker holds a
+//! presence lock, and a worker gives a partition it took over back as soon
+//! as the partition's home worker runs again. After taking a partition, it
+//! waits `--ack-wait-ms` before consuming, so that the readings the previous
+//! owner left unacknowledged are due for redelivery and come first:
+//! per-meter order holds across a takeover (PostgreSQL's compare-and-set
+//! keeps every history consistent even when it does not). Its per-meter
+//! states start empty and are read from PostgreSQL.
 //!
 //! **Consuming.** One durable pull consumer per partition (`store-<p>`),
 //! explicit acknowledgement. Whatever has arrived is taken as one group
@@ -43,6 +47,10 @@ use crate::states::MeterStates;
 /// First key of the partition locks (`pg_try_advisory_lock(int, int)`):
 /// "SM" in ASCII, apart from the migrations' single-key lock.
 pub const LOCK_CLASS: i32 = 0x534d;
+/// First key of the store workers' presence locks, held in shard 0 by
+/// worker `--store-index` i as `(PRESENCE_CLASS, i)`: how a worker that
+/// took a partition over learns that its home worker runs again.
+pub const PRESENCE_CLASS: i32 = LOCK_CLASS + 1;
 /// Most readings judged and stored as one group.
 pub const GROUP_MAX: usize = 512;
 /// How often ownership is checked and free partitions are tried.
@@ -59,12 +67,15 @@ pub async fn run(node: Arc<Node>, metrics: Arc<Metrics>) {
     let started = Instant::now();
     let grace = node.config.ack_wait() + TICK * 2;
     // One session per shard holds that shard's partition locks; it is
-    // never handed back to a pool while it holds them.
+    // never handed back to a pool while it holds them. Shard 0's session
+    // also holds this worker's presence lock.
     let mut sessions: Vec<Option<Client>> = node.shards.iter().map(|_| None).collect();
+    let mut present = false;
     let mut owned: HashMap<u32, Owned> = HashMap::new();
     let n = node.config.partition_count();
     let count = node.config.store_count.max(1);
     let index = node.config.store_index % count;
+    let home = |p: u32| p % count;
     loop {
         // Sessions: make missing ones, drop dead ones (their locks died
         // with them, so their partitions stop).
@@ -84,15 +95,54 @@ pub async fn run(node: Arc<Node>, metrics: Arc<Metrics>) {
                             true
                         }
                     });
+                    if s == 0 {
+                        present = false;
+                    }
                 }
                 if let Some(pool) = node.shards.get(s) {
                     *session = lock_session(pool).await;
                 }
             }
         }
+        let Some(Some(first)) = sessions.first() else {
+            rocket::tokio::time::sleep(TICK).await;
+            continue;
+        };
+        if !present {
+            present = try_lock(first, PRESENCE_CLASS, index).await;
+        }
+        // Whether the home worker of a partition runs: its presence lock
+        // is held (probing takes it for a moment when it is free).
+        let mut home_alive: HashMap<u32, bool> = HashMap::new();
+        for h in (0..count).filter(|&h| h != index) {
+            let free = try_lock(first, PRESENCE_CLASS, h).await;
+            if free {
+                unlock(first, PRESENCE_CLASS, h).await;
+            }
+            home_alive.insert(h, !free);
+        }
+        let alive = |p: u32| home_alive.get(&home(p)).copied().unwrap_or(false);
+        // Give partitions back to their home worker once it runs again.
+        let give_back: Vec<u32> = owned
+            .keys()
+            .copied()
+            .filter(|&p| home(p) != index && alive(p))
+            .collect();
+        for p in give_back {
+            if let Some(o) = owned.remove(&p) {
+                o.running.store(false, Ordering::SeqCst);
+                if let Some(Some(session)) = sessions.get(o.shard) {
+                    unlock(session, LOCK_CLASS, p).await;
+                }
+                tracing::info!(partition = p, "gave the partition back to its home worker");
+            }
+        }
+        // Take free partitions: home ones at once, the others once the
+        // start-up grace has passed and only while their home worker is gone.
         let late = started.elapsed() >= grace;
         for p in 0..n {
-            if owned.contains_key(&p) || !(late || p % count == index) {
+            let mine = home(p) == index;
+            if owned.contains_key(&p) || !(mine || (late && !alive(p))) {
                 continue;
             }
             let s = node.shard_index(p);
@@ -102,16 +152,7 @@ pub async fn run(node: Arc<Node>, metrics: Arc<Metrics>) {
             let Some(Some(session)) = sessions.get(s) else {
                 continue;
             };
-            let got = session
-                .query_one(
-                    "SELECT pg_try_advisory_lock($1, $2)",
-                    &[&LOCK_CLASS, &i32::try_from(p).unwrap_or(i32::MAX)],
-                )
-                .await
-                .ok()
-                .and_then(|row| row.try_get::<_, bool>(0).ok())
-                .unwrap_or(false);
-            if got {
+            if try_lock(session, LOCK_CLASS, p).await {
                 tracing::info!(partition = p, shard = s, "took partition");
                 let running = Arc::new(AtomicBool::new(true));
                 owned.insert(
@@ -131,6 +172,31 @@ pub async fn run(node: Arc<Node>, metrics: Arc<Metrics>) {
             }
         }
         rocket::tokio::time::sleep(TICK).await;
+    }
+}
+
+fn key(k: u32) -> i32 {
+    i32::try_from(k).unwrap_or(i32::MAX)
+}
+
+/// `pg_try_advisory_lock(class, k)` on a session; false on any failure.
+async fn try_lock(session: &Client, class: i32, k: u32) -> bool {
+    session
+        .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&class, &key(k)])
+        .await
+        .ok()
+        .and_then(|row| row.try_get::<_, bool>(0).ok())
+        .unwrap_or(false)
+}
+
+/// `pg_advisory_unlock(class, k)` on a session (a dead session has no
+/// locks left to release).
+async fn unlock(session: &Client, class: i32, k: u32) {
+    if let Err(e) = session
+        .query_one("SELECT pg_advisory_unlock($1, $2)", &[&class, &key(k)])
+        .await
+    {
+        tracing::warn!(error = %e, "cannot release an advisory lock");
     }
 }
 
@@ -188,7 +254,8 @@ async fn partition(
             }
         };
         while running.load(Ordering::SeqCst) {
-            let first = match rocket::tokio::time::timeout(TICK, messages.next()).await {
+            // A short wait, so that a partition given up stops soon.
+            let first = match rocket::tokio::time::timeout(TICK / 4, messages.next()).await {
                 Err(_) => continue,
                 Ok(Some(Ok(m))) => m,
                 Ok(Some(Err(e))) => {
