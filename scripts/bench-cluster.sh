@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 meters="${1:-200}"
 per_meter="${2:-50}"
 
+# shellcheck source=lib/postgres.sh
 . scripts/lib/postgres.sh
 work=$(mktemp -d "${TMPDIR:-/tmp}/smartmeter-bench-cluster.XXXXXX")
 trap 'pg_stop; rm -rf "$work"' EXIT

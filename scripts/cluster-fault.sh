@@ -20,6 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 phase="${1:-10}"
 
+# shellcheck source=lib/postgres.sh
 . scripts/lib/postgres.sh
 trap pg_stop EXIT
 
