@@ -101,6 +101,8 @@ server_codes! {
     InternalError = (500, "internal_error", "a server fault (logged)");
     /// PostgreSQL unreachable or failing.
     DatabaseUnavailable = (503, "database_unavailable", "PostgreSQL unreachable or failing; retry later");
+    /// Cluster mode: the stream cannot take the reading or no verdict came in time.
+    ClusterUnavailable = (503, "cluster_unavailable", "cluster mode: the stream has no quorum or no store worker answered in time; nothing promised, send again later");
 }
 
 #[cfg(test)]

@@ -66,6 +66,9 @@ pub enum CommitError {
     Stopped,
     /// The clock is before 1970.
     Clock,
+    /// Cluster mode could not take the readings (no quorum, no verdict in
+    /// time); nothing was promised about them.
+    Cluster(crate::cluster::ClusterError),
 }
 
 impl std::fmt::Display for CommitError {
@@ -74,6 +77,7 @@ impl std::fmt::Display for CommitError {
             Self::Database(e) => write!(f, "{e}"),
             Self::Stopped => f.write_str("the commit workers have stopped"),
             Self::Clock => f.write_str("the clock is before 1970"),
+            Self::Cluster(e) => write!(f, "{e}"),
         }
     }
 }
@@ -89,6 +93,9 @@ struct Pending {
 pub struct Committer {
     queue: mpsc::Sender<Pending>,
     metrics: Arc<Metrics>,
+    /// In cluster mode: the node that hands readings to the store workers
+    /// instead of the queue.
+    cluster: Option<Arc<crate::cluster::Node>>,
 }
 
 impl Committer {
@@ -101,6 +108,9 @@ impl Committer {
         if items.is_empty() {
             return Ok(Vec::new());
         }
+        if let Some(node) = &self.cluster {
+            return node.store(items).await.map_err(CommitError::Cluster);
+        }
         let (reply, answer) = oneshot::channel();
         let n = items.len();
         self.metrics.queued(n, true);
@@ -109,6 +119,46 @@ impl Committer {
             return Err(CommitError::Stopped);
         }
         answer.await.map_err(|_| CommitError::Stopped)?
+    }
+}
+
+/// Judges and stores readings without the queue, for a caller that makes
+/// its own groups: a cluster store worker, which owns the meters of its
+/// partitions and has its own per-meter states and shard.
+#[derive(Clone)]
+pub struct Direct(Arc<Context>);
+
+impl Direct {
+    /// A committer on `pool` with these states.
+    pub fn new(
+        pool: PgPool,
+        states: Arc<MeterStates>,
+        policy: Policy,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self(Arc::new(Context {
+            pool,
+            states,
+            policy,
+            metrics,
+        }))
+    }
+
+    /// Judges and stores `readings` as one group, in order; one outcome
+    /// per reading once committed.
+    ///
+    /// # Errors
+    /// [`CommitError`]: nothing of these readings was committed.
+    pub async fn commit(&self, readings: &[NewReading]) -> Result<Vec<Outcome>, CommitError> {
+        if readings.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.0.metrics.commit_group(readings.len());
+        let outcomes = commit_items(&self.0, readings.iter()).await?;
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or(Outcome::Contended))
+            .collect())
     }
 }
 
@@ -163,7 +213,11 @@ pub fn fairing(shared: &Arc<Shared>) -> AdHoc {
         for _ in 0..workers {
             rocket::tokio::spawn(worker(Arc::clone(&rx), Arc::clone(&context), group_max));
         }
-        Ok(rocket.manage(Committer { queue, metrics }))
+        Ok(rocket.manage(Committer {
+            queue,
+            metrics,
+            cluster: shared.cluster.get().cloned(),
+        }))
     })
 }
 
@@ -227,10 +281,16 @@ async fn commit_group(
     cx: &Context,
     group: &[Pending],
 ) -> Result<Vec<Option<Outcome>>, CommitError> {
+    commit_items(cx, group.iter().flat_map(|p| p.items.iter())).await
+}
+
+/// [`commit_group`] on the readings themselves.
+async fn commit_items<'a>(
+    cx: &Context,
+    readings: impl Iterator<Item = &'a NewReading>,
+) -> Result<Vec<Option<Outcome>>, CommitError> {
     // Borrowed, not copied: the readings stay with their requests.
-    let items: Vec<Item<'_>> = group
-        .iter()
-        .flat_map(|p| p.items.iter())
+    let items: Vec<Item<'_>> = readings
         .map(|r| Item {
             meter_id: r.meter_id,
             reading: &r.reading,

@@ -130,6 +130,10 @@ pub struct Config {
     /// on standard error. Never use in production.
     #[arg(long, env = "SMARTMETER_DEV_MODE", default_value_t = false)]
     pub dev_mode: bool,
+
+    /// Cluster mode (NATS JetStream); off without `--nats-url`.
+    #[command(flatten)]
+    pub cluster: crate::cluster::ClusterConfig,
 }
 
 impl Config {

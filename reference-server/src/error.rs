@@ -168,11 +168,21 @@ impl From<DbError> for ApiError {
     }
 }
 
+/// 503 `cluster_unavailable`, with the reason: it tells the meter what to
+/// do (send again) and names no secret.
+impl From<crate::cluster::ClusterError> for ApiError {
+    fn from(e: crate::cluster::ClusterError) -> Self {
+        tracing::warn!(error = %e, "cluster unavailable");
+        Self::new(ServerCode::ClusterUnavailable, e.to_string())
+    }
+}
+
 impl From<CommitError> for ApiError {
     fn from(e: CommitError) -> Self {
         match e {
             CommitError::Database(_) => Self::database(&e),
             CommitError::Stopped | CommitError::Clock => Self::internal(&e),
+            CommitError::Cluster(e) => Self::from(e),
         }
     }
 }

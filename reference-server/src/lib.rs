@@ -17,6 +17,7 @@
 pub mod auth;
 pub mod cache;
 pub mod clock;
+pub mod cluster;
 pub mod committer;
 pub mod config;
 pub mod dashboard;

@@ -29,6 +29,7 @@ async fn run(mut config: Config) -> Result<(), String> {
         config.operator_token = Some(token);
     }
     let shared = Shared::new(config)?;
+    smartmeter_server::cluster::start(&shared).await?;
     let public = build_public(&shared)
         .ignite()
         .await

@@ -99,9 +99,12 @@ async fn register(
     let key = parse_key(&req.public_key)?;
     let key_id = key.key_id();
     trace.set_key_id(key_id);
-    let row = db::register(&*conn, &req.username, &key)
-        .await
-        .map_err(|e| ApiError::from_register(e, &req.username, &key_id))?;
+    let row = match shared.cluster.get() {
+        // Cluster mode: the key's shard, then the registry bucket.
+        Some(node) => node.register(&req.username, &key).await,
+        None => db::register(&*conn, &req.username, &key).await,
+    }
+    .map_err(|e| ApiError::from_register(e, &req.username, &key_id))?;
     shared.cache.invalidate(&key_id);
     tracing::info!(username = %row.username, key_id = %key_id, "registered meter");
     Ok((Status::Created, Json(meter_view(&row))))
@@ -119,12 +122,24 @@ async fn revoke(
 ) -> Result<Json<MeterView>, ApiError> {
     let key_id = crate::http::key_id(key_id)?;
     trace.set_key_id(key_id);
-    let row = db::revoke(&*conn, &key_id).await?;
+    let row = match shared.cluster.get() {
+        Some(node) => node.revoke(&key_id).await?,
+        None => db::revoke(&*conn, &key_id).await?,
+    };
     shared.cache.invalidate(&key_id);
     let row = row.ok_or_else(|| not_found(&key_id))?;
     shared.states.update(row.id, row.state);
     tracing::info!(key_id = %key_id, "revoked meter");
     Ok(Json(meter_view(&row)))
+}
+
+/// In cluster mode, a connection to the shard that holds the key's meter
+/// (reads route by key id); `None` in single-node mode.
+async fn shard(shared: &Shared, key_id: &KeyId) -> Result<Option<db::Client>, ApiError> {
+    match shared.cluster.get() {
+        Some(node) => Ok(Some(node.shard_client(key_id).await?)),
+        None => Ok(None),
+    }
 }
 
 fn not_found(key_id: &KeyId) -> ApiError {
@@ -165,16 +180,22 @@ async fn list(
 #[get("/meters/<key_id>", rank = 2)]
 async fn meter(
     _reader: Reader,
+    shared: &State<Arc<Shared>>,
     key_id: Result<KeyIdParam, KeyIdParseError>,
     trace: &Trace,
     conn: Connection<Db>,
 ) -> Result<Json<MeterDetail>, ApiError> {
     let key_id = crate::http::key_id(key_id)?;
     trace.set_key_id(key_id);
-    let row = db::meter_by_key(&*conn, &key_id)
+    let shard = shard(shared, &key_id).await?;
+    let conn: &db::Client = match &shard {
+        Some(c) => c,
+        None => &conn,
+    };
+    let row = db::meter_by_key(conn, &key_id)
         .await?
         .ok_or_else(|| not_found(&key_id))?;
-    let latest = db::latest_reading(&*conn, &row).await?;
+    let latest = db::latest_reading(conn, &row).await?;
     Ok(Json(MeterDetail {
         meter: meter_view(&row),
         latest: latest.map(reading_view),
@@ -185,6 +206,7 @@ async fn meter(
 #[get("/meters/<key_id>/readings")]
 async fn readings(
     _reader: Reader,
+    shared: &State<Arc<Shared>>,
     key_id: Result<KeyIdParam, KeyIdParseError>,
     query: Query<'_>,
     trace: &Trace,
@@ -192,16 +214,21 @@ async fn readings(
 ) -> Result<Json<ReadingPage>, ApiError> {
     let key_id = crate::http::key_id(key_id)?;
     trace.set_key_id(key_id);
+    let shard = shard(shared, &key_id).await?;
+    let conn: &db::Client = match &shard {
+        Some(c) => c,
+        None => &conn,
+    };
     let q = ReadingQuery {
         from: query.integer("from", 0, u64::MAX)?,
         to: query.integer("to", 0, u64::MAX)?,
         after: query.integer("after", 0, u64::MAX)?,
         limit: page_limit(&query)?,
     };
-    let row = db::meter_by_key(&*conn, &key_id)
+    let row = db::meter_by_key(conn, &key_id)
         .await?
         .ok_or_else(|| not_found(&key_id))?;
-    let page = db::readings(&*conn, &row, q).await?;
+    let page = db::readings(conn, &row, q).await?;
     let next_after = if page.more {
         page.items.last().map(|r| r.signed.reading().sequence)
     } else {

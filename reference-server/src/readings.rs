@@ -49,6 +49,16 @@ pub async fn lookup(
         return Err(unknown());
     }
     shared.metrics.key_lookup(false);
+    if let Some(node) = shared.cluster.get() {
+        // Cluster mode: the registry bucket, then the key's shard.
+        return match node.lookup(shared, key_id).await? {
+            Some(m) => Ok(m),
+            None => {
+                shared.cache.remember_unknown(*key_id);
+                Err(unknown())
+            }
+        };
+    }
     let client = db.get().await?;
     match db::meter_by_key(&client, key_id).await? {
         None => {

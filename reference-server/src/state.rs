@@ -26,6 +26,8 @@ pub struct Shared {
     pub limiter: RateLimiter,
     /// Counters and histograms.
     pub metrics: Arc<Metrics>,
+    /// The cluster node, in cluster mode (set once at start).
+    pub cluster: std::sync::OnceLock<Arc<crate::cluster::Node>>,
 }
 
 impl Shared {
@@ -58,6 +60,7 @@ impl Shared {
             cache: KeyCache::default(),
             states: Arc::default(),
             metrics: Arc::default(),
+            cluster: std::sync::OnceLock::new(),
         }))
     }
 }

@@ -20,6 +20,7 @@ TEST_DEBIAN_PACKAGES=(
   python3-venv      # test-python.sh, test-schemathesis.sh: virtual environments
   chromium          # test-wasm.sh: wasm-bindgen-test in a browser, the dashboard's end-to-end test
   chromium-driver   # test-wasm.sh: wasm-bindgen-test drives Chromium through it
+  nats-server       # the server's cluster test (reference-server/tests/cluster.rs): a 3-node JetStream cluster
 )
 
 apt_install() {
