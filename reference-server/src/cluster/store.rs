@@ -55,6 +55,14 @@ pub const PRESENCE_CLASS: i32 = LOCK_CLASS + 1;
 pub const GROUP_MAX: usize = 512;
 /// How often ownership is checked and free partitions are tried.
 const TICK: Duration = Duration::from_secs(1);
+/// PostgreSQL ends a lock session idle this long, so that the locks of a
+/// worker that hangs or is cut off are free within seconds rather than when
+/// TCP keepalive gives up (hours). The live worker uses each session at
+/// least once per [`TICK`] (its `SELECT 1` check).
+const LOCK_SESSION_IDLE: &str = "SET idle_session_timeout = '5s'";
+/// Longest wait for one statement on a lock session: a session that does
+/// not answer counts as lost rather than stalling the worker's loop.
+const LOCK_CALL_LIMIT: Duration = Duration::from_secs(2);
 
 /// One owned partition: the flag its task watches.
 struct Owned {
@@ -81,7 +89,10 @@ pub async fn run(node: Arc<Node>, metrics: Arc<Metrics>) {
         // with them, so their partitions stop).
         for (s, session) in sessions.iter_mut().enumerate() {
             let alive = match session {
-                Some(c) => c.simple_query("SELECT 1").await.is_ok(),
+                Some(c) => matches!(
+                    rocket::tokio::time::timeout(LOCK_CALL_LIMIT, c.simple_query("SELECT 1")).await,
+                    Ok(Ok(_))
+                ),
                 None => false,
             };
             if !alive {
@@ -179,32 +190,52 @@ fn key(k: u32) -> i32 {
     i32::try_from(k).unwrap_or(i32::MAX)
 }
 
-/// `pg_try_advisory_lock(class, k)` on a session; false on any failure.
+/// `pg_try_advisory_lock(class, k)` on a session; false on any failure,
+/// including no answer within [`LOCK_CALL_LIMIT`].
 async fn try_lock(session: &Client, class: i32, k: u32) -> bool {
-    session
-        .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&class, &key(k)])
-        .await
-        .ok()
-        .and_then(|row| row.try_get::<_, bool>(0).ok())
-        .unwrap_or(false)
+    let k = key(k);
+    let params: [&(dyn rocket_db_pools::deadpool_postgres::tokio_postgres::types::ToSql + Sync);
+        2] = [&class, &k];
+    let query = session.query_one("SELECT pg_try_advisory_lock($1, $2)", &params);
+    match rocket::tokio::time::timeout(LOCK_CALL_LIMIT, query).await {
+        Ok(Ok(row)) => row.try_get::<_, bool>(0).unwrap_or(false),
+        _ => false,
+    }
 }
 
 /// `pg_advisory_unlock(class, k)` on a session (a dead session has no
 /// locks left to release).
 async fn unlock(session: &Client, class: i32, k: u32) {
-    if let Err(e) = session
-        .query_one("SELECT pg_advisory_unlock($1, $2)", &[&class, &key(k)])
-        .await
-    {
-        tracing::warn!(error = %e, "cannot release an advisory lock");
+    let k = key(k);
+    let params: [&(dyn rocket_db_pools::deadpool_postgres::tokio_postgres::types::ToSql + Sync);
+        2] = [&class, &k];
+    let query = session.query_one("SELECT pg_advisory_unlock($1, $2)", &params);
+    match rocket::tokio::time::timeout(LOCK_CALL_LIMIT, query).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot release an advisory lock"),
+        Err(_) => tracing::warn!("cannot release an advisory lock: timed out"),
     }
 }
 
+/// A session for advisory locks, with [`LOCK_SESSION_IDLE`] set.
 async fn lock_session(pool: &PgPool) -> Option<Client> {
-    match pool.get().await {
-        Ok(c) => Some(c),
+    let client = match pool.get().await {
+        Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "no lock session");
+            return None;
+        }
+    };
+    match rocket::tokio::time::timeout(LOCK_CALL_LIMIT, client.simple_query(LOCK_SESSION_IDLE))
+        .await
+    {
+        Ok(Ok(_)) => Some(client),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot set the lock session's idle timeout");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("cannot set the lock session's idle timeout: timed out");
             None
         }
     }
