@@ -34,12 +34,13 @@ use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use async_nats::jetstream::{AckKind, Message};
 use bytes::Bytes;
 use rocket::futures::{FutureExt, StreamExt};
+use rocket_db_pools::deadpool_postgres;
 use smartmeter_core::{KeyId, SignedReading, VerifiedReading};
 
 use super::Node;
 use super::wire::{self, REPLY_HEADER, REQUEST_HEADER, STREAM, Verdict, WireOutcome};
 use crate::committer::{Direct, NewReading};
-use crate::db::{self, Client, PgPool};
+use crate::db::{self, PgPool};
 use crate::judge::Outcome;
 use crate::metrics::Metrics;
 use crate::states::MeterStates;
@@ -74,10 +75,11 @@ struct Owned {
 pub async fn run(node: Arc<Node>, metrics: Arc<Metrics>) {
     let started = Instant::now();
     let grace = node.config.ack_wait() + TICK * 2;
-    // One session per shard holds that shard's partition locks; it is
-    // never handed back to a pool while it holds them. Shard 0's session
-    // also holds this worker's presence lock.
-    let mut sessions: Vec<Option<Client>> = node.shards.iter().map(|_| None).collect();
+    // One session per shard holds that shard's partition locks; it is a
+    // connection of its own, never handed back to a pool (dropping it
+    // closes it, and its locks go with it). Shard 0's session also holds
+    // this worker's presence lock.
+    let mut sessions: Vec<Option<LockSession>> = node.shards.iter().map(|_| None).collect();
     let mut present = false;
     let mut owned: HashMap<u32, Owned> = HashMap::new();
     let n = node.config.partition_count();
@@ -98,14 +100,7 @@ pub async fn run(node: Arc<Node>, metrics: Arc<Metrics>) {
             if !alive {
                 if session.take().is_some() {
                     tracing::warn!(shard = s, "lost the lock session: releasing its partitions");
-                    owned.retain(|_, o| {
-                        if o.shard == s {
-                            o.running.store(false, Ordering::SeqCst);
-                            false
-                        } else {
-                            true
-                        }
-                    });
+                    release_shard(&mut owned, s);
                     if s == 0 {
                         present = false;
                     }
@@ -142,8 +137,22 @@ pub async fn run(node: Arc<Node>, metrics: Arc<Metrics>) {
         for p in give_back {
             if let Some(o) = owned.remove(&p) {
                 o.running.store(false, Ordering::SeqCst);
-                if let Some(Some(session)) = sessions.get(o.shard) {
-                    unlock(session, LOCK_CLASS, p).await;
+                let Some(slot) = sessions.get_mut(o.shard) else {
+                    continue;
+                };
+                let released = match slot {
+                    Some(session) => unlock(session, LOCK_CLASS, p).await,
+                    None => true,
+                };
+                if !released {
+                    // The lock may still be held: closing the session is
+                    // the only sure way to free it (and the shard's others).
+                    tracing::warn!(shard = o.shard, "closing the lock session to free a lock");
+                    *slot = None;
+                    release_shard(&mut owned, o.shard);
+                    if o.shard == 0 {
+                        present = false;
+                    }
                 }
                 tracing::info!(partition = p, "gave the partition back to its home worker");
             }
@@ -186,13 +195,26 @@ pub async fn run(node: Arc<Node>, metrics: Arc<Metrics>) {
     }
 }
 
+/// Stops every partition owned through shard `s`'s lock session (which is
+/// gone, and its locks with it).
+fn release_shard(owned: &mut HashMap<u32, Owned>, s: usize) {
+    owned.retain(|_, o| {
+        if o.shard == s {
+            o.running.store(false, Ordering::SeqCst);
+            false
+        } else {
+            true
+        }
+    });
+}
+
 fn key(k: u32) -> i32 {
     i32::try_from(k).unwrap_or(i32::MAX)
 }
 
 /// `pg_try_advisory_lock(class, k)` on a session; false on any failure,
 /// including no answer within [`LOCK_CALL_LIMIT`].
-async fn try_lock(session: &Client, class: i32, k: u32) -> bool {
+async fn try_lock(session: &LockSession, class: i32, k: u32) -> bool {
     let k = key(k);
     let params: [&(dyn rocket_db_pools::deadpool_postgres::tokio_postgres::types::ToSql + Sync);
         2] = [&class, &k];
@@ -203,24 +225,35 @@ async fn try_lock(session: &Client, class: i32, k: u32) -> bool {
     }
 }
 
-/// `pg_advisory_unlock(class, k)` on a session (a dead session has no
-/// locks left to release).
-async fn unlock(session: &Client, class: i32, k: u32) {
+/// `pg_advisory_unlock(class, k)` on a session; false when it may still be
+/// held (no answer, or an error).
+async fn unlock(session: &LockSession, class: i32, k: u32) -> bool {
     let k = key(k);
     let params: [&(dyn rocket_db_pools::deadpool_postgres::tokio_postgres::types::ToSql + Sync);
         2] = [&class, &k];
     let query = session.query_one("SELECT pg_advisory_unlock($1, $2)", &params);
     match rocket::tokio::time::timeout(LOCK_CALL_LIMIT, query).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::warn!(error = %e, "cannot release an advisory lock"),
-        Err(_) => tracing::warn!("cannot release an advisory lock: timed out"),
+        Ok(Ok(_)) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot release an advisory lock");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("cannot release an advisory lock: timed out");
+            false
+        }
     }
 }
 
-/// A session for advisory locks, with [`LOCK_SESSION_IDLE`] set.
-async fn lock_session(pool: &PgPool) -> Option<Client> {
+/// A connection taken out of its pool for good: dropping it closes it.
+type LockSession = deadpool_postgres::ClientWrapper;
+
+/// A session for advisory locks, with [`LOCK_SESSION_IDLE`] set, taken out
+/// of the pool so that it never goes back holding locks (the pool makes a
+/// new connection in its place).
+async fn lock_session(pool: &PgPool) -> Option<LockSession> {
     let client = match pool.get().await {
-        Ok(c) => c,
+        Ok(c) => deadpool_postgres::Object::take(c),
         Err(e) => {
             tracing::warn!(error = %e, "no lock session");
             return None;
