@@ -18,6 +18,9 @@ pub struct CachedMeter {
     pub key: PublicKey,
     /// Revoked when cached.
     pub revoked: bool,
+    /// In cluster mode, the registry bucket revision this entry was read
+    /// at (0: not from the bucket, and older than any revision).
+    pub revision: u64,
 }
 
 /// How long a key id that is not registered is remembered as such.
@@ -41,11 +44,19 @@ impl KeyCache {
         self.map.read().ok()?.get(key_id).cloned()
     }
 
-    /// Caches an entry.
+    /// Caches an entry unless the cache holds one of a later revision (a
+    /// slow read must not undo the revocation the registry watcher cached
+    /// meanwhile); returns the entry now cached.
     pub fn insert(&self, meter: CachedMeter) -> Arc<CachedMeter> {
         let meter = Arc::new(meter);
         if let Ok(mut map) = self.map.write() {
-            map.insert(meter.key.key_id(), Arc::clone(&meter));
+            let slot = map
+                .entry(meter.key.key_id())
+                .or_insert_with(|| Arc::clone(&meter));
+            if slot.revision > meter.revision {
+                return Arc::clone(slot);
+            }
+            *slot = Arc::clone(&meter);
         }
         meter
     }
@@ -91,5 +102,36 @@ impl KeyCache {
             }
             unknown.insert(key_id, Instant::now());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smartmeter_core::{KeyError, MeterKey};
+
+    fn meter(key: &PublicKey, revoked: bool, revision: u64) -> CachedMeter {
+        CachedMeter {
+            id: 1,
+            key: key.clone(),
+            revoked,
+            revision,
+        }
+    }
+
+    #[test]
+    fn an_older_revision_never_replaces_a_newer_entry() -> Result<(), KeyError> {
+        let key = MeterKey::generate_p256()?.public_key().clone();
+        let cache = KeyCache::default();
+        cache.insert(meter(&key, true, 7));
+        // A lookup that read the bucket before the revocation.
+        let kept = cache.insert(meter(&key, false, 6));
+        assert!(kept.revoked);
+        assert!(cache.get(&key.key_id()).is_some_and(|m| m.revoked));
+        // A read without a revision counts as the oldest.
+        assert!(cache.insert(meter(&key, false, 0)).revoked);
+        // A later revision does replace it.
+        assert!(!cache.insert(meter(&key, false, 8)).revoked);
+        Ok(())
     }
 }

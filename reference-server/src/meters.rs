@@ -123,10 +123,15 @@ async fn revoke(
     let key_id = crate::http::key_id(key_id)?;
     trace.set_key_id(key_id);
     let row = match shared.cluster.get() {
-        Some(node) => node.revoke(&key_id).await?,
-        None => db::revoke(&*conn, &key_id).await?,
+        // Cluster mode: the shard, then the bucket, then this node's cache
+        // (at the bucket's revision, so that no older read replaces it).
+        Some(node) => node.revoke(shared, &key_id).await?,
+        None => {
+            let row = db::revoke(&*conn, &key_id).await?;
+            shared.cache.invalidate(&key_id);
+            row
+        }
     };
-    shared.cache.invalidate(&key_id);
     let row = row.ok_or_else(|| not_found(&key_id))?;
     shared.states.update(row.id, row.state);
     tracing::info!(key_id = %key_id, "revoked meter");

@@ -72,6 +72,7 @@ pub async fn lookup(
                 id: row.id,
                 key: row.public_key,
                 revoked: row.revoked_at.is_some(),
+                revision: 0,
             }))
         }
     }

@@ -6,9 +6,12 @@
 //! meter's shard first and the bucket second. The bucket only spares
 //! ingest nodes a query per unknown key and carries revocations to them
 //! within a moment; should a bucket write be lost, an ingest node that
-//! misses a key reads it from its shard (and repairs the bucket), and a
-//! revocation is still enforced by the store worker's compare-and-set on
-//! the meter's row, as in single-node mode.
+//! misses a key reads it from its shard (and repairs the bucket). A
+//! revocation whose bucket write fails answers 503 (fail closed; retrying
+//! repairs the bucket), and is enforced meanwhile by the store worker's
+//! compare-and-set on the meter's row, as in single-node mode. Cache
+//! entries carry the bucket revision they were read at, so that a slow
+//! lookup cannot replace the watcher's newer entry.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -23,6 +26,7 @@ use super::wire::RegistryEntry;
 use super::{ClusterError, Node};
 use crate::cache::CachedMeter;
 use crate::db::{self, MeterRow, RegisterError};
+use crate::error::ApiError;
 use crate::state::Shared;
 
 /// How long a bucket read may take before the lookup fails.
@@ -36,12 +40,14 @@ fn entry_of(row: &MeterRow) -> RegistryEntry {
     }
 }
 
-fn cached(entry: &RegistryEntry) -> Option<CachedMeter> {
+/// The cache entry for a bucket entry read at `revision`.
+fn cached(entry: &RegistryEntry, revision: u64) -> Option<CachedMeter> {
     let key = PublicKey::from_base64(&entry.public_key).ok()?;
     Some(CachedMeter {
         id: entry.meter_id,
         key,
         revoked: entry.revoked,
+        revision,
     })
 }
 
@@ -67,8 +73,7 @@ pub async fn watch(node: Arc<Node>, shared: Arc<Shared>) {
                         Operation::Put => {
                             let meter = serde_json::from_slice::<RegistryEntry>(&entry.value)
                                 .ok()
-                                .as_ref()
-                                .and_then(cached);
+                                .and_then(|e| cached(&e, entry.revision));
                             match meter {
                                 Some(m) => {
                                     shared.cache.insert(m);
@@ -100,14 +105,16 @@ impl Node {
         key_id: &KeyId,
     ) -> Result<Option<Arc<CachedMeter>>, ClusterError> {
         let name = key_id.to_string();
-        let got = rocket::tokio::time::timeout(KV_TIMEOUT, self.registry.get(name.as_str())).await;
-        if let Ok(Ok(Some(value))) = got {
-            if let Some(m) = serde_json::from_slice::<RegistryEntry>(&value)
-                .ok()
-                .as_ref()
-                .and_then(cached)
-            {
-                return Ok(Some(shared.cache.insert(m)));
+        let got =
+            rocket::tokio::time::timeout(KV_TIMEOUT, self.registry.entry(name.as_str())).await;
+        if let Ok(Ok(Some(found))) = got {
+            if found.operation == Operation::Put {
+                if let Some(m) = serde_json::from_slice::<RegistryEntry>(&found.value)
+                    .ok()
+                    .and_then(|e| cached(&e, found.revision))
+                {
+                    return Ok(Some(shared.cache.insert(m)));
+                }
             }
         }
         let client = self
@@ -122,13 +129,18 @@ impl Node {
         };
         let entry = entry_of(&row);
         // `create` only writes a missing key: a revocation written
-        // meanwhile is never replaced by this older view.
-        let _ = rocket::tokio::time::timeout(
+        // meanwhile is never replaced by this older view. Without its
+        // revision the view counts as older than any cached entry.
+        let revision = match rocket::tokio::time::timeout(
             KV_TIMEOUT,
             self.registry.create(name.as_str(), encode(&entry)?),
         )
-        .await;
-        Ok(cached(&entry).map(|m| shared.cache.insert(m)))
+        .await
+        {
+            Ok(Ok(r)) => r,
+            _ => 0,
+        };
+        Ok(cached(&entry, revision).map(|m| shared.cache.insert(m)))
     }
 
     /// Registers a meter in its shard, then publishes it to the registry.
@@ -146,37 +158,58 @@ impl Node {
             .await
             .map_err(RegisterError::Db)?;
         let row = db::register(&client, username, key).await?;
-        self.publish_entry(&row).await;
-        Ok(row)
-    }
-
-    /// Revokes a meter in its shard, then publishes the revocation.
-    ///
-    /// # Errors
-    /// The shard's [`db::DbError`]. A failed bucket write is only logged:
-    /// store workers enforce the revocation from the shard.
-    pub async fn revoke(&self, key_id: &KeyId) -> Result<Option<MeterRow>, db::DbError> {
-        let client = self.shard_client(key_id).await?;
-        let row = db::revoke(&client, key_id).await?;
-        if let Some(row) = &row {
-            self.publish_entry(row).await;
+        if let Err(e) = self.publish_entry(&row).await {
+            tracing::warn!(error = %e, "registry bucket not updated; the shard has the meter");
         }
         Ok(row)
     }
 
-    async fn publish_entry(&self, row: &MeterRow) {
-        let key_id = row.public_key.key_id().to_string();
-        let put = match encode(&entry_of(row)) {
-            Ok(value) => {
-                rocket::tokio::time::timeout(KV_TIMEOUT, self.registry.put(key_id.as_str(), value))
-                    .await
-                    .map_err(|_| "timed out".to_string())
-                    .and_then(|r| r.map_err(|e| e.to_string()))
+    /// Revokes a meter in its shard, publishes the revocation, and caches
+    /// it on this node at the bucket's revision.
+    ///
+    /// # Errors
+    /// The shard's [`db::DbError`], or 503 `cluster_unavailable` when the
+    /// bucket write fails: the revocation fails closed, since other ingest
+    /// nodes would go on accepting the meter's readings from their caches
+    /// until the store worker rejects them. The shard's revocation is
+    /// idempotent, so a retry repairs the bucket.
+    pub async fn revoke(
+        &self,
+        shared: &Shared,
+        key_id: &KeyId,
+    ) -> Result<Option<MeterRow>, ApiError> {
+        let client = self.shard_client(key_id).await?;
+        let row = db::revoke(&client, key_id).await?;
+        if let Some(row) = &row {
+            match self.publish_entry(row).await {
+                Ok(revision) => {
+                    if let Some(m) = cached(&entry_of(row), revision) {
+                        shared.cache.insert(m);
+                    }
+                }
+                Err(e) => {
+                    shared.cache.invalidate(key_id);
+                    return Err(e.into());
+                }
             }
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(e) = put {
-            tracing::warn!(key_id, error = %e, "registry bucket not updated; the shard has the change");
+        }
+        Ok(row)
+    }
+
+    /// Writes the row's entry to the bucket; its revision.
+    async fn publish_entry(&self, row: &MeterRow) -> Result<u64, ClusterError> {
+        let key_id = row.public_key.key_id().to_string();
+        let value = encode(&entry_of(row))?;
+        match rocket::tokio::time::timeout(KV_TIMEOUT, self.registry.put(key_id.as_str(), value))
+            .await
+        {
+            Ok(Ok(revision)) => Ok(revision),
+            Ok(Err(e)) => Err(ClusterError::Unavailable(format!(
+                "registry bucket not updated (the shard has the change; retry): {e}"
+            ))),
+            Err(_) => Err(ClusterError::Unavailable(
+                "registry bucket not updated in time (the shard has the change; retry)".into(),
+            )),
         }
     }
 }
