@@ -47,6 +47,29 @@ pub struct Ingest {
     waiting: std::sync::Arc<Waiters>,
 }
 
+fn forget(waiting: &Waiters, reqs: &[u64]) {
+    if let Ok(mut w) = waiting.lock() {
+        for r in reqs {
+            w.remove(r);
+        }
+    }
+}
+
+/// The requests one [`Ingest::store`] call waits for: forgotten when the
+/// call ends in any way, including when its future is dropped (the client
+/// went away, or the server shuts down), so that `waiting` never keeps
+/// entries nobody waits for.
+struct Pending<'a> {
+    waiting: &'a Waiters,
+    reqs: Vec<u64>,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        forget(self.waiting, &self.reqs);
+    }
+}
+
 fn unavailable(why: impl Into<String>) -> ClusterError {
     ClusterError::Unavailable(why.into())
 }
@@ -90,11 +113,7 @@ impl Ingest {
     }
 
     fn forget(&self, reqs: &[u64]) {
-        if let Ok(mut w) = self.waiting.lock() {
-            for r in reqs {
-                w.remove(r);
-            }
-        }
+        forget(&self.waiting, reqs);
     }
 
     /// Publishes the readings and returns one outcome per reading, in
@@ -109,7 +128,10 @@ impl Ingest {
         node: &Node,
         items: Vec<NewReading>,
     ) -> Result<Vec<Outcome>, ClusterError> {
-        let mut reqs = Vec::with_capacity(items.len());
+        let mut pending = Pending {
+            waiting: &self.waiting,
+            reqs: Vec::with_capacity(items.len()),
+        };
         let mut receivers = Vec::with_capacity(items.len());
         let mut acks: Vec<PublishAckFuture> = Vec::with_capacity(items.len());
         let mut failed: Option<ClusterError> = None;
@@ -119,7 +141,7 @@ impl Ingest {
             if let Ok(mut w) = self.waiting.lock() {
                 w.insert(req, tx);
             }
-            reqs.push(req);
+            pending.reqs.push(req);
             receivers.push(rx);
             let key_id = item.reading.key_id();
             let sequence = item.reading.reading().sequence;
@@ -142,7 +164,6 @@ impl Ingest {
         }
         let acked = join_all(acks.into_iter().map(|a| a.into_future())).await;
         if let Some(e) = failed {
-            self.forget(&reqs);
             return Err(e);
         }
         let mut duplicates = Vec::new();
@@ -151,7 +172,6 @@ impl Ingest {
                 Ok(ack) if ack.duplicate => duplicates.push(i),
                 Ok(_) => {}
                 Err(e) => {
-                    self.forget(&reqs);
                     return Err(unavailable(format!(
                         "the stream did not take a reading (no quorum?): {e}"
                     )));
@@ -161,7 +181,7 @@ impl Ingest {
         let deadline = Instant::now() + node.config.verdict_timeout();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; items.len()];
         for &i in &duplicates {
-            if let Some(req) = reqs.get(i) {
+            if let Some(req) = pending.reqs.get(i) {
                 self.forget(&[*req]);
             }
             let (Some(item), Some(slot)) = (items.get(i), outcomes.get_mut(i)) else {
@@ -170,7 +190,6 @@ impl Ingest {
             match resend(node, item, deadline).await {
                 Ok(o) => *slot = Some(o),
                 Err(e) => {
-                    self.forget(&reqs);
                     return Err(e);
                 }
             }
@@ -186,7 +205,6 @@ impl Ingest {
             match rocket::tokio::time::timeout(left, rx).await {
                 Ok(Ok(o)) => *slot = Some(o.into()),
                 _ => {
-                    self.forget(&reqs);
                     return Err(unavailable(
                         "no store worker judged the reading in time; it may still be stored: send it again",
                     ));
@@ -260,5 +278,31 @@ async fn resend(
             ));
         }
         rocket::tokio::time::sleep(DUPLICATE_POLL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_store_call_forgets_its_requests() {
+        let waiting = Waiters::default();
+        let (tx, _rx) = oneshot::channel();
+        let (other, _other_rx) = oneshot::channel();
+        if let Ok(mut w) = waiting.lock() {
+            w.insert(1, tx);
+            w.insert(2, other);
+        }
+        {
+            let _pending = Pending {
+                waiting: &waiting,
+                reqs: vec![1],
+            };
+            assert_eq!(waiting.lock().map(|w| w.len()).ok(), Some(2));
+        }
+        // Only the dropped call's request is gone.
+        let left: Option<Vec<u64>> = waiting.lock().ok().map(|w| w.keys().copied().collect());
+        assert_eq!(left, Some(vec![2]));
     }
 }
