@@ -43,8 +43,8 @@ pub async fn connect(urls: &str, name: &str) -> Result<Client, String> {
         .connection_timeout(Duration::from_secs(2))
         // A request to a server that just died fails soon and is retried.
         .request_timeout(Some(Duration::from_secs(2)))
-        // A frozen server is noticed after two missed pings: ~2 s rather
-        // than ~2 min with the default of 60 s.
+        // A frozen server is noticed after two missed pings: seconds
+        // rather than minutes with the default of 60 s.
         .ping_interval(Duration::from_secs(1))
         .retry_on_initial_connect()
         .max_reconnects(None)
