@@ -107,15 +107,13 @@ impl Node {
         let name = key_id.to_string();
         let got =
             rocket::tokio::time::timeout(KV_TIMEOUT, self.registry.entry(name.as_str())).await;
-        if let Ok(Ok(Some(found))) = got {
-            if found.operation == Operation::Put {
-                if let Some(m) = serde_json::from_slice::<RegistryEntry>(&found.value)
-                    .ok()
-                    .and_then(|e| cached(&e, found.revision))
-                {
-                    return Ok(Some(shared.cache.insert(m)));
-                }
-            }
+        if let Ok(Ok(Some(found))) = got
+            && found.operation == Operation::Put
+            && let Some(m) = serde_json::from_slice::<RegistryEntry>(&found.value)
+                .ok()
+                .and_then(|e| cached(&e, found.revision))
+        {
+            return Ok(Some(shared.cache.insert(m)));
         }
         let client = self
             .shard_client(key_id)

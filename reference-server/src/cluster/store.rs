@@ -503,10 +503,10 @@ async fn finish(node: &Node, group: &[Message], outcomes: &[Option<Outcome>]) {
     }
     let client = node.js.client();
     for (reply, verdicts) in replies {
-        if let Ok(body) = serde_json::to_vec(&verdicts) {
-            if let Err(e) = client.publish(reply, Bytes::from(body)).await {
-                tracing::warn!(error = %e, "verdicts not sent");
-            }
+        if let Ok(body) = serde_json::to_vec(&verdicts)
+            && let Err(e) = client.publish(reply, Bytes::from(body)).await
+        {
+            tracing::warn!(error = %e, "verdicts not sent");
         }
     }
 }
