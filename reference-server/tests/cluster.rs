@@ -40,9 +40,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rocket_db_pools::deadpool_postgres::tokio_postgres::{self, NoTls};
 use serde_json::Value;
 use smartmeter_core::{MeterKey, PublicKey, Reading, SignedReading};
+use smartmeter_test_support::db::{TestDb, query_at};
 
 const BIN: &str = env!("CARGO_BIN_EXE_smartmeter-server");
 const TOKEN: &str = "cluster-operator-token";
@@ -100,80 +100,11 @@ fn random_suffix() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn admin_url() -> String {
-    std::env::var("SMARTMETER_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// The admin URL with another database name.
-fn url_of(db: &str) -> String {
-    let admin = admin_url();
-    let (base, query) = match admin.split_once('?') {
-        Some((b, q)) => (b.to_string(), format!("?{q}")),
-        None => (admin.clone(), String::new()),
-    };
-    let start = base.find("://").map_or(0, |i| i + 3);
-    let cut = base[start..].find('/').map_or(base.len(), |i| i + start);
-    format!("{}/{db}{query}", &base[..cut])
-}
-
-/// Runs SQL on a database from a thread of its own; returns the first
-/// column of the first row as i64 when there is one.
+/// The first column of the first row of `statement` on the database at
+/// `url` (a shard), as a number.
 fn sql(url: &str, statement: &str) -> Result<Option<i64>, String> {
-    let (url, statement) = (url.to_string(), statement.to_string());
-    thread::spawn(move || {
-        let rt = rocket::tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        rt.block_on(async move {
-            let (client, conn) = tokio_postgres::connect(&url, NoTls)
-                .await
-                .map_err(|e| format!("cannot connect to {url}: {e}"))?;
-            let task = rocket::tokio::spawn(conn);
-            let rows = client
-                .simple_query(&statement)
-                .await
-                .map_err(|e| e.to_string());
-            drop(client);
-            let _ = task.await;
-            let value = rows?.into_iter().find_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => {
-                    r.get(0).and_then(|v| v.parse::<i64>().ok())
-                }
-                _ => None,
-            });
-            Ok(value)
-        })
-    })
-    .join()
-    .map_err(|_| "sql thread panicked".to_string())?
-}
-
-/// A database of its own, dropped with the test.
-struct Shard {
-    name: String,
-    url: String,
-}
-
-impl Shard {
-    fn create() -> Self {
-        let name = format!("smartmeter_cluster_{}", random_suffix());
-        sql(&admin_url(), &format!("CREATE DATABASE {name}")).expect("create a shard database");
-        Self {
-            url: url_of(&name),
-            name,
-        }
-    }
-}
-
-impl Drop for Shard {
-    fn drop(&mut self) {
-        let _ = sql(
-            &admin_url(),
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        );
-    }
+    let rows = query_at(url, statement)?;
+    Ok(rows.first().and_then(|r| r.try_get::<_, i64>(0).ok()))
 }
 
 /// A process that can be killed, stopped, resumed and started again with
@@ -366,7 +297,7 @@ struct Node {
     operator: SocketAddr,
 }
 
-fn node(name: &str, role: &str, index: u32, nats: &Nats, shards: &[Shard], dir: &Path) -> Node {
+fn node(name: &str, role: &str, index: u32, nats: &Nats, shards: &[TestDb], dir: &Path) -> Node {
     let public: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let operator: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let mut args = vec![
@@ -497,6 +428,31 @@ struct Tally {
 
 /// Sends one meter's readings in order, each until it gets a 2xx, over
 /// whichever ingest node answers.
+/// Starts every meter on a thread of its own, reporting every 20 ms
+/// (re-sending until answered) until `stop`.
+fn start_load(
+    meters: &[Arc<Meter>],
+    ingest: &[SocketAddr],
+    base: u64,
+    stop: &Arc<AtomicBool>,
+    tally: &Arc<Tally>,
+) -> Vec<thread::JoinHandle<()>> {
+    meters
+        .iter()
+        .map(|m| {
+            let (m, stop, tally, addrs) = (
+                Arc::clone(m),
+                Arc::clone(stop),
+                Arc::clone(tally),
+                ingest.to_vec(),
+            );
+            thread::spawn(move || {
+                run_meter(&m, &addrs, base, &stop, &tally, Duration::from_millis(20))
+            })
+        })
+        .collect()
+}
+
 fn run_meter(
     meter: &Meter,
     ingest: &[SocketAddr],
@@ -603,7 +559,7 @@ fn cluster_survives_kills_and_quorum_loss() {
     std::fs::create_dir_all(&dir).unwrap();
     eprintln!("cluster test: logs in {}", dir.display());
 
-    let shards = [Shard::create(), Shard::create()];
+    let shards = [TestDb::create(), TestDb::create()];
     let mut nats = Nats::start(&dir);
     // Store workers first: they create the schema in both shards.
     let mut store = vec![
@@ -671,20 +627,7 @@ fn cluster_survives_kills_and_quorum_loss() {
     let base = now_ms() - 3_600_000;
     let stop = Arc::new(AtomicBool::new(false));
     let tally = Arc::new(Tally::default());
-    let load: Vec<_> = meters
-        .iter()
-        .map(|m| {
-            let (m, stop, tally, addrs) = (
-                Arc::clone(m),
-                Arc::clone(&stop),
-                Arc::clone(&tally),
-                ingest_addrs.clone(),
-            );
-            thread::spawn(move || {
-                run_meter(&m, &addrs, base, &stop, &tally, Duration::from_millis(20))
-            })
-        })
-        .collect();
+    let load = start_load(&meters, &ingest_addrs, base, &stop, &tally);
     let limit = Duration::from_secs(45);
     let mut recovery: Vec<(&str, Duration)> = Vec::new();
     recovery.push(("start", progress("first readings", &meters, 3, limit)));
@@ -823,20 +766,7 @@ fn cluster_survives_kills_and_quorum_loss() {
     // When the quorum is back, the meters' re-sends are taken (some of the
     // refused copies may have been kept by the stream: a duplicate then).
     let stop = Arc::new(AtomicBool::new(false));
-    let resend: Vec<_> = meters
-        .iter()
-        .map(|m| {
-            let (m, stop, tally, addrs) = (
-                Arc::clone(m),
-                Arc::clone(&stop),
-                Arc::clone(&tally),
-                ingest_addrs.clone(),
-            );
-            thread::spawn(move || {
-                run_meter(&m, &addrs, base, &stop, &tally, Duration::from_millis(20))
-            })
-        })
-        .collect();
+    let resend = start_load(&meters, &ingest_addrs, base, &stop, &tally);
     let resumed = progress("after the quorum returned", &meters, 2, limit);
     stop.store(true, Ordering::SeqCst);
     for t in resend {

@@ -36,38 +36,8 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 admin, work, meters, binary = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 
-
-# run.py does its work when imported, so these few helpers are its in small.
-def psql(url, sql):
-    return subprocess.run(["psql", "-XAtq", url, "-c", sql], check=True,
-                          capture_output=True, text=True).stdout.strip()
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def call(port, path, body=None, auth=None):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body and body.encode(),
-                                 headers={"Content-Type": "application/json"})
-    if auth:
-        req.add_header("Authorization", f"Bearer {auth}")
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return r.status
-
-
-def cpu_ticks(pid):
-    try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import call, cpu_ticks, free_ports, psql  # noqa: E402  (shared with run.py)
 
 
 def db_url(name):

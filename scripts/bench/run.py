@@ -16,34 +16,11 @@ import time
 import urllib.parse
 import urllib.request
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from free_ports import free_ports  # noqa: E402  (the scripts' one port picker)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import call, cpu_ticks, free_ports, psql  # noqa: E402  (shared with cluster.py)
 
 admin, work, meters, per_meter, server_bin, reference_bin = sys.argv[1:7]
 TCK = os.sysconf("SC_CLK_TCK")
-
-
-def psql(url, sql):
-    return subprocess.run(["psql", "-XAtq", url, "-c", sql], check=True,
-                          capture_output=True, text=True).stdout.strip()
-
-
-def call(port, path, body=None, auth=None):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body and body.encode(),
-                                 headers={"Content-Type": "application/json"})
-    if auth:
-        req.add_header("Authorization", f"Bearer {auth}")
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return r.status
-
-
-def cpu_ticks(pid):
-    """utime + stime of a process, in clock ticks (0 once it is gone)."""
-    try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])
 
 
 def replay(ctx, name, path, file, conns=32, rate=None):

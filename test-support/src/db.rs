@@ -95,6 +95,15 @@ pub fn admin_sql(sql: &str) {
     run_sql(admin_url(), Sql::Batch(sql.to_string())).unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// The rows of one query on the database at `url`, for tests that manage
+/// databases of their own (a cluster's shards).
+///
+/// # Errors
+/// The connection's or the query's error, as text.
+pub fn query_at(url: &str, sql: &str) -> Result<Vec<Row>, String> {
+    run_sql(url.to_string(), Sql::Query(sql.to_string()))
+}
+
 /// A plain connection (no TLS) for checks from inside async tests; its
 /// connection task runs on the caller's runtime.
 pub async fn connect(url: &str) -> tokio_postgres::Client {

@@ -82,6 +82,12 @@ pub enum WireOutcome {
 }
 
 /// [`PolicyError`] as it travels.
+///
+/// A mirror of the core's type rather than a serde derive on it: the core
+/// stays free of a wire format that only cluster mode needs, and the
+/// `#[non_exhaustive]` core type can gain rules without breaking this
+/// format. The two `From` conversions below are therefore the same match
+/// written in both directions, on purpose.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "rule", rename_all = "snake_case")]
 #[expect(
