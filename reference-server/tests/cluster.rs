@@ -31,8 +31,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -43,6 +42,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use smartmeter_core::{MeterKey, PublicKey, Reading, SignedReading};
 use smartmeter_test_support::db::{TestDb, query_at};
+use smartmeter_test_support::process::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_smartmeter-server");
 const TOKEN: &str = "cluster-operator-token";
@@ -77,14 +77,6 @@ fn clock_ticks() -> f64 {
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(100.0)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn now_ms() -> u64 {
@@ -188,8 +180,8 @@ impl Drop for Proc {
     }
 }
 
-/// One HTTP/1.1 exchange: (status, JSON body); `None` when the node cannot
-/// be reached or does not answer in time.
+/// One HTTP/1.1 exchange (test-support's): (status, JSON body); `None`
+/// when the node cannot be reached or does not answer.
 fn http(
     addr: SocketAddr,
     method: &str,
@@ -197,21 +189,8 @@ fn http(
     token: Option<&str>,
     body: &str,
 ) -> Option<(u16, Value)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let status = out.split(' ').nth(1)?.parse().ok()?;
-    let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+    let (status, body) = smartmeter_test_support::process::http(addr, method, path, token, body)?;
+    Some((status, serde_json::from_str(&body).unwrap_or(Value::Null)))
 }
 
 fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) -> Duration {
