@@ -78,6 +78,47 @@ pub async fn lookup(
     }
 }
 
+/// A parsed reading whose meter is registered, not yet verified.
+struct Found {
+    signed: SignedReading,
+    meter: Arc<CachedMeter>,
+}
+
+/// Parses and finds the meter: the checks before verification.
+async fn find(shared: &Shared, db: &Db, trace: &Trace, raw: &[u8]) -> Result<Found, ApiError> {
+    let signed = SignedReading::from_json(raw)?;
+    trace.set_key_id(signed.key_id());
+    match lookup(shared, db, &signed.key_id()).await {
+        Ok(meter) => Ok(Found { signed, meter }),
+        // Spec section 9: the carried key's policy (step 9) comes before the
+        // lookup's verdict (step 10); a found key needs no such check, since
+        // equal key ids mean the carried key is the registered one.
+        Err(not_found) if not_found.code == ServerCode::UnknownMeter.as_str() => {
+            signed
+                .carried_key()
+                .map_err(|e| ApiError::key_in_reading(&e))?;
+            Err(not_found)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Verifies a found reading with its meter's registered key, then refuses
+/// it if the meter is revoked.
+fn verify(shared: &Shared, found: Found) -> Result<NewReading, ApiError> {
+    let started = Instant::now();
+    let verified = found.meter.key.verify(&found.signed);
+    shared.metrics.verify_time(started.elapsed());
+    let verified = verified?;
+    if found.meter.revoked {
+        return Err(revoked(&verified.key_id()));
+    }
+    Ok(NewReading {
+        meter_id: found.meter.id,
+        reading: verified,
+    })
+}
+
 /// Parses, finds the meter and verifies: everything before the rate limit
 /// and the history rules.
 async fn check(
@@ -86,35 +127,56 @@ async fn check(
     trace: &Trace,
     raw: &[u8],
 ) -> Result<NewReading, ApiError> {
-    let signed = SignedReading::from_json(raw)?;
-    trace.set_key_id(signed.key_id());
-    let meter = match lookup(shared, db, &signed.key_id()).await {
-        Ok(meter) => meter,
-        // Spec section 9: the carried key's policy (step 9) comes before the
-        // lookup's verdict (step 10); a found key needs no such check, since
-        // equal key ids mean the carried key is the registered one.
-        Err(not_found) if not_found.code == ServerCode::UnknownMeter.as_str() => {
-            signed
-                .carried_key()
-                .map_err(|e| ApiError::key_in_reading(&e))?;
-            return Err(not_found);
+    let found = find(shared, db, trace, raw).await?;
+    // Verification of one reading (about 22 us for RSA-2048) runs on the
+    // request's own task: handing it to the blocking pool costs more in
+    // wake-ups and thread hops than it frees (docs/performance.md).
+    verify(shared, found)
+}
+
+/// Readings a batch verifies per thread at least: below that, handing a
+/// share to another thread (a few microseconds) is not worth it.
+const MIN_PER_THREAD: usize = 8;
+
+/// Verifies the found readings of a batch on up to `shared.verify_threads`
+/// threads: the request's own task verifies the first share, the blocking
+/// pool the others. A batch is otherwise verified on one core, whatever
+/// the machine has. Results come back in order.
+///
+/// # Errors
+/// 500 if a verifying thread failed (verification never panics).
+async fn verify_all(
+    shared: &Arc<Shared>,
+    found: Vec<Found>,
+) -> Result<Vec<Result<NewReading, ApiError>>, ApiError> {
+    let threads = (found.len() / MIN_PER_THREAD).clamp(1, shared.verify_threads.max(1));
+    let share = found.len().div_ceil(threads);
+    let mut shares = Vec::with_capacity(threads);
+    let mut rest = found.into_iter();
+    loop {
+        let next: Vec<Found> = rest.by_ref().take(share).collect();
+        if next.is_empty() {
+            break;
         }
-        Err(e) => return Err(e),
-    };
-    // Verification (about 22 us for RSA-2048) runs on the request's own
-    // task: handing it to the blocking pool costs more in wake-ups and
-    // thread hops than it frees (docs/performance.md).
-    let started = Instant::now();
-    let verified = meter.key.verify(&signed);
-    shared.metrics.verify_time(started.elapsed());
-    let verified = verified?;
-    if meter.revoked {
-        return Err(revoked(&verified.key_id()));
+        shares.push(next);
     }
-    Ok(NewReading {
-        meter_id: meter.id,
-        reading: verified,
-    })
+    let mut shares = shares.into_iter();
+    let own = shares.next().unwrap_or_default();
+    let others: Vec<_> = shares
+        .map(|mine| {
+            let shared = Arc::clone(shared);
+            rocket::tokio::task::spawn_blocking(move || {
+                mine.into_iter()
+                    .map(|f| verify(&shared, f))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut out: Vec<_> = own.into_iter().map(|f| verify(shared, f)).collect();
+    for handle in others {
+        out.extend(handle.await.map_err(|e| ApiError::internal(&e))?);
+    }
+    Ok(out)
 }
 
 fn revoked(key_id: &KeyId) -> ApiError {
@@ -279,21 +341,40 @@ async fn report_batch(
             ),
         ));
     }
+    // Parse and find every reading (in order: a lookup may read the
+    // database), then verify those found, on every core.
+    let mut found = Vec::with_capacity(batch.readings.len());
+    let mut refused: Vec<Option<ApiError>> = Vec::with_capacity(batch.readings.len());
+    for raw in &batch.readings {
+        match find(shared, db, trace, raw.get().as_bytes()).await {
+            Ok(f) => {
+                found.push(f);
+                refused.push(None);
+            }
+            Err(e) if e.status.code >= 500 => return Err(e),
+            Err(e) => refused.push(Some(e)),
+        }
+    }
+    let mut verified = verify_all(shared, found).await?.into_iter();
     let mut results: Vec<Option<BatchResult>> = Vec::with_capacity(batch.readings.len());
     let mut items = Vec::new();
     let mut positions = Vec::new();
     let mut retry_after: Option<u64> = None;
-    for (index, raw) in batch.readings.iter().enumerate() {
+    for (index, refusal) in refused.into_iter().enumerate() {
         // The error, and the sequence when the reading parsed.
-        let checked = match check(shared, db, trace, raw.get().as_bytes()).await {
-            Ok(item) => match rate_limit(shared, &item.reading.key_id()) {
-                Ok(()) => Ok(item),
-                Err(e) => {
-                    retry_after = retry_after.max(e.retry_after);
-                    Err((e, Some(item.reading.reading().sequence)))
-                }
+        let checked = match refusal {
+            Some(e) => Err((e, None)),
+            None => match verified.next() {
+                Some(Ok(item)) => match rate_limit(shared, &item.reading.key_id()) {
+                    Ok(()) => Ok(item),
+                    Err(e) => {
+                        retry_after = retry_after.max(e.retry_after);
+                        Err((e, Some(item.reading.reading().sequence)))
+                    }
+                },
+                Some(Err(e)) => Err((e, None)),
+                None => return Err(ApiError::internal(&"a found reading was not verified")),
             },
-            Err(e) => Err((e, None)),
         };
         match checked {
             Ok(item) => {

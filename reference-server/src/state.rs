@@ -28,6 +28,9 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// The cluster node, in cluster mode (set once at start).
     pub cluster: std::sync::OnceLock<Arc<crate::cluster::Node>>,
+    /// Threads a batch's verification may use: the cores this process may
+    /// run on, read once (the lookup reads cgroup files).
+    pub verify_threads: usize,
 }
 
 impl Shared {
@@ -61,6 +64,7 @@ impl Shared {
             states: Arc::default(),
             metrics: Arc::default(),
             cluster: std::sync::OnceLock::new(),
+            verify_threads: std::thread::available_parallelism().map_or(1, usize::from),
         }))
     }
 }
