@@ -11,6 +11,13 @@ use rocket::error::ErrorKind;
 use rocket::{Ignite, Rocket};
 use smartmeter_server::{Config, Shared, build_operator, build_public, logging};
 
+/// mimalloc instead of the system allocator: a request allocates and frees
+/// many small buffers across threads (hyper, Rocket, JSON, the commit
+/// queue), where glibc's malloc took about a tenth of the server's CPU
+/// outside verification (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn dev_token() -> Result<String, String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| format!("cannot generate a token: {e}"))?;
