@@ -109,7 +109,11 @@ impl Committer {
             return Ok(Vec::new());
         }
         if let Some(node) = &self.cluster {
-            return node.store(items).await.map_err(CommitError::Cluster);
+            // Boxed: the cluster's future is kilobytes that the single-node
+            // path would otherwise carry and copy with every request.
+            return Box::pin(node.store(items))
+                .await
+                .map_err(CommitError::Cluster);
         }
         let (reply, answer) = oneshot::channel();
         let n = items.len();

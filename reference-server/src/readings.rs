@@ -38,24 +38,37 @@ pub async fn lookup(
         shared.metrics.key_lookup(true);
         return Ok(m);
     }
-    let unknown = || {
-        ApiError::new(
-            ServerCode::UnknownMeter,
-            format!("no meter is registered with key {key_id}"),
-        )
-    };
     if shared.cache.is_known_unknown(key_id) {
         shared.metrics.key_lookup(true);
-        return Err(unknown());
+        return Err(unknown_meter(key_id));
     }
     shared.metrics.key_lookup(false);
+    // Boxed: a miss is rare, and its future (a pool checkout and a query,
+    // or the cluster's registry) is kilobytes that every request's future
+    // would otherwise carry and copy.
+    Box::pin(lookup_missed(shared, db, key_id)).await
+}
+
+fn unknown_meter(key_id: &KeyId) -> ApiError {
+    ApiError::new(
+        ServerCode::UnknownMeter,
+        format!("no meter is registered with key {key_id}"),
+    )
+}
+
+/// [`lookup`] past the cache: the registry (cluster mode) or the database.
+async fn lookup_missed(
+    shared: &Shared,
+    db: &Db,
+    key_id: &KeyId,
+) -> Result<Arc<CachedMeter>, ApiError> {
     if let Some(node) = shared.cluster.get() {
         // Cluster mode: the registry bucket, then the key's shard.
         return match node.lookup(shared, key_id).await? {
             Some(m) => Ok(m),
             None => {
                 shared.cache.remember_unknown(*key_id);
-                Err(unknown())
+                Err(unknown_meter(key_id))
             }
         };
     }
@@ -63,7 +76,7 @@ pub async fn lookup(
     match db::meter_by_key(&client, key_id).await? {
         None => {
             shared.cache.remember_unknown(*key_id);
-            Err(unknown())
+            Err(unknown_meter(key_id))
         }
         Some(row) => {
             // The same row primes the meter's history state.
@@ -193,10 +206,7 @@ fn refusal(outcome: Outcome, key_id: &KeyId) -> Option<ApiError> {
         Outcome::Accepted { .. } | Outcome::Duplicate => None,
         Outcome::Rejected(e) => Some(ApiError::from(e)),
         Outcome::Revoked => Some(revoked(key_id)),
-        Outcome::UnknownMeter => Some(ApiError::new(
-            ServerCode::UnknownMeter,
-            format!("no meter is registered with key {key_id}"),
-        )),
+        Outcome::UnknownMeter => Some(unknown_meter(key_id)),
         Outcome::Contended => Some(ApiError::new(
             ServerCode::DatabaseUnavailable,
             "other writers kept storing readings of this meter; retry later",
