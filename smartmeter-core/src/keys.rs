@@ -74,8 +74,22 @@ impl KeyId {
 }
 
 impl fmt::Display for KeyId {
+    /// 64 lowercase hex digits, written at once: the server writes a key id
+    /// into every answer, and one `write!` per byte cost it a microsecond.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        let digit = |nibble: u8| match nibble {
+            0..=9 => b'0' + nibble,
+            _ => b'a' + (nibble - 10),
+        };
+        let mut hex = [0u8; 64];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(self.0) {
+            if let [high, low] = pair {
+                *high = digit(byte >> 4);
+                *low = digit(byte & 0x0f);
+            }
+        }
+        // Only ASCII digits were written, so this never falls back.
+        f.write_str(core::str::from_utf8(&hex).unwrap_or_default())
     }
 }
 
