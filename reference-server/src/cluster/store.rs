@@ -26,6 +26,7 @@
 //! a reading is stored exactly once.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -35,7 +36,7 @@ use async_nats::jetstream::{AckKind, Message};
 use bytes::Bytes;
 use rocket::futures::{FutureExt, StreamExt};
 use rocket_db_pools::deadpool_postgres;
-use smartmeter_core::{KeyId, SignedReading, VerifiedReading};
+use smartmeter_core::{KeyId, PublicKey, SignedReading};
 
 use super::Node;
 use super::wire::{self, REPLY_HEADER, REQUEST_HEADER, STREAM, Verdict, WireOutcome};
@@ -290,7 +291,7 @@ async fn partition(
         node.policy,
         metrics,
     );
-    let mut meters: HashMap<KeyId, Option<i64>> = HashMap::new();
+    let mut meters: HashMap<KeyId, Registered> = HashMap::new();
     let name = format!("store-{p}");
     while running.load(Ordering::SeqCst) {
         let consumer = consumer(&node, &name, p).await;
@@ -374,11 +375,12 @@ async fn consumer(node: &Node, name: &str, p: u32) -> Result<PullConsumer, Strin
     }
 }
 
-/// A stream message turned into a reading, or why not.
-fn parse(msg: &Message) -> Option<VerifiedReading> {
-    let signed = SignedReading::from_json(&msg.payload).ok()?;
-    let key = signed.carried_key().ok()?;
-    key.verify(&signed).ok()
+/// A registered meter as a store worker keeps it: its id and its parsed
+/// key, so that a reading is verified without parsing the key it carries
+/// (about 8 us for RSA-2048).
+struct Registered {
+    id: i64,
+    key: PublicKey,
 }
 
 /// Judges, stores, acknowledges and answers one group; retries the store
@@ -387,7 +389,7 @@ async fn commit(
     node: &Node,
     pool: &PgPool,
     direct: &Direct,
-    meters: &mut HashMap<KeyId, Option<i64>>,
+    meters: &mut HashMap<KeyId, Registered>,
     group: Vec<Message>,
     running: &AtomicBool,
 ) {
@@ -421,44 +423,54 @@ async fn commit(
 async fn judge_and_store(
     pool: &PgPool,
     direct: &Direct,
-    meters: &mut HashMap<KeyId, Option<i64>>,
+    meters: &mut HashMap<KeyId, Registered>,
     group: &[Message],
 ) -> Result<Vec<Option<Outcome>>, String> {
     let mut outcomes: Vec<Option<Outcome>> = vec![None; group.len()];
     let mut items = Vec::with_capacity(group.len());
     let mut positions = Vec::with_capacity(group.len());
     for (i, msg) in group.iter().enumerate() {
-        let Some(reading) = parse(msg) else {
-            tracing::error!("a stream message that is not a verifiable reading");
+        // The stream is not trusted with signatures: each reading is
+        // verified again, with the registered key when the meter is known
+        // (equal key ids: the carried key is the registered one).
+        let Ok(signed) = SignedReading::from_json(&msg.payload) else {
+            tracing::error!("a stream message that is not a reading");
             continue;
         };
-        let key_id = reading.key_id();
-        let meter = match meters.get(&key_id) {
-            Some(m) => *m,
-            None => {
-                let client = pool.get().await.map_err(|e| e.to_string())?;
-                let row = db::meter_by_key(&client, &key_id)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let id = row.map(|r| r.id);
-                // Only registered meters are remembered: a meter registered
-                // later is then found.
-                if id.is_some() {
-                    meters.insert(key_id, id);
-                }
-                id
+        let key_id = signed.key_id();
+        if let Entry::Vacant(slot) = meters.entry(key_id) {
+            let client = pool.get().await.map_err(|e| e.to_string())?;
+            let row = db::meter_by_key(&client, &key_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            // Only registered meters are remembered: a meter registered
+            // later is then found.
+            if let Some(row) = row {
+                slot.insert(Registered {
+                    id: row.id,
+                    key: row.public_key,
+                });
             }
+        }
+        let verified = match meters.get(&key_id) {
+            Some(known) => known.key.verify(&signed).ok().map(|r| (r, Some(known.id))),
+            None => signed
+                .carried_key()
+                .ok()
+                .and_then(|key| key.verify(&signed).ok())
+                .map(|r| (r, None)),
         };
-        match meter {
-            Some(meter_id) => {
+        match verified {
+            Some((reading, Some(meter_id))) => {
                 items.push(NewReading { meter_id, reading });
                 positions.push(i);
             }
-            None => {
+            Some((_, None)) => {
                 if let Some(slot) = outcomes.get_mut(i) {
                     *slot = Some(Outcome::UnknownMeter);
                 }
             }
+            None => tracing::error!("a stream message that is not a verifiable reading"),
         }
     }
     let stored = direct.commit(&items).await.map_err(|e| e.to_string())?;
