@@ -672,6 +672,61 @@ async fn batch_reports_one_result_per_reading() {
     );
 }
 
+/// A batch long enough to be verified in several shares (at least 8
+/// readings each, on every core): each reading's result stays at its own
+/// index, whichever share verified it, and refusals in any share do not
+/// move the others.
+#[rocket::async_test]
+async fn a_long_batch_keeps_every_result_in_place() {
+    let h = Harness::new().await;
+    let s = &h.server;
+    let k = meter_key(0);
+    register_key(s, "alice", k).await;
+    const LEN: u64 = 64;
+    // Sequences whose signature is broken, in different shares.
+    let tampered = [3, 21, 40, 63];
+    let readings: Vec<String> = (1..=LEN)
+        .map(|seq| {
+            let reading = signed(k, seq, seq * 10, 0);
+            if tampered.contains(&seq) {
+                let mut v: Value = serde_json::from_str(&reading).unwrap();
+                v["wh_exported"] = json!(1);
+                v.to_string()
+            } else {
+                reading
+            }
+        })
+        .collect();
+    let body = format!("{{\"readings\":[{}]}}", readings.join(","));
+    let resp = s
+        .public
+        .post("/reportReadings")
+        .header(ContentType::JSON)
+        .body(body)
+        .dispatch()
+        .await;
+    let (st, v) = json_of(resp).await;
+    assert_eq!(st, Status::Ok, "{v}");
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len() as u64, LEN);
+    for (i, r) in results.iter().enumerate() {
+        let seq = i as u64 + 1;
+        assert_eq!(r["index"], i, "{r}");
+        if tampered.contains(&seq) {
+            assert_eq!(r["status"], "rejected", "{r}");
+            assert_eq!(r["error"], "invalid_signature", "{r}");
+        } else {
+            assert_eq!(r["status"], "accepted", "{r}");
+            assert_eq!(r["sequence"], seq, "{r}");
+            // The reading after a refused one reports the gap it left.
+            let gap = u64::from(tampered.contains(&(seq - 1)));
+            assert_eq!(r["gap"], gap, "{r}");
+        }
+    }
+    assert_eq!(v["accepted"].as_u64(), Some(LEN - tampered.len() as u64));
+    assert_eq!(v["rejected"].as_u64(), Some(tampered.len() as u64));
+}
+
 #[rocket::async_test]
 async fn reads_need_a_token_and_return_verifiable_readings() {
     let h = Harness::new().await;
