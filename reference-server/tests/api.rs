@@ -576,15 +576,7 @@ async fn batch_reports_one_result_per_reading() {
         signed(meter_key(1), 1, 1, 1),
         signed(k, 5, 30, 1),
     ];
-    let body = format!("{{\"readings\":[{}]}}", readings.join(","));
-    let resp = s
-        .public
-        .post("/reportReadings")
-        .header(ContentType::JSON)
-        .body(body)
-        .dispatch()
-        .await;
-    let (st, v) = json_of(resp).await;
+    let (st, v) = report_batch(s, &readings).await;
     assert_eq!(st, Status::Ok, "{v}");
     let got: Vec<(String, Option<String>)> = v["results"]
         .as_array()
@@ -627,14 +619,7 @@ async fn batch_reports_one_result_per_reading() {
     // Bounded size.
     let one = signed(k, 6, 40, 1);
     let body = format!("{{\"readings\":[{}]}}", vec![one.as_str(); 257].join(","));
-    let resp = s
-        .public
-        .post("/reportReadings")
-        .header(ContentType::JSON)
-        .body(body)
-        .dispatch()
-        .await;
-    let (st, v) = json_of(resp).await;
+    let (st, v) = report_batch_body(s, body).await;
     assert_eq!(
         (st, v["error"].as_str()),
         (Status::PayloadTooLarge, Some("batch_too_large")),
@@ -642,14 +627,7 @@ async fn batch_reports_one_result_per_reading() {
     );
     // Envelope errors.
     for body in ["{\"readings\":[],\"x\":1}", "{}", "[]", "{\"readings\":{}}"] {
-        let resp = s
-            .public
-            .post("/reportReadings")
-            .header(ContentType::JSON)
-            .body(body)
-            .dispatch()
-            .await;
-        let (st, v) = json_of(resp).await;
+        let (st, v) = report_batch_body(s, body.to_string()).await;
         assert_eq!(
             (st, v["error"].as_str()),
             (Status::BadRequest, Some("malformed_json")),
@@ -657,14 +635,7 @@ async fn batch_reports_one_result_per_reading() {
         );
     }
     let big = "x".repeat(2 * 1024 * 1024);
-    let resp = s
-        .public
-        .post("/reportReadings")
-        .header(ContentType::JSON)
-        .body(big)
-        .dispatch()
-        .await;
-    let (st, v) = json_of(resp).await;
+    let (st, v) = report_batch_body(s, big).await;
     assert_eq!(
         (st, v["error"].as_str()),
         (Status::PayloadTooLarge, Some("body_too_large")),
@@ -697,15 +668,7 @@ async fn a_long_batch_keeps_every_result_in_place() {
             }
         })
         .collect();
-    let body = format!("{{\"readings\":[{}]}}", readings.join(","));
-    let resp = s
-        .public
-        .post("/reportReadings")
-        .header(ContentType::JSON)
-        .body(body)
-        .dispatch()
-        .await;
-    let (st, v) = json_of(resp).await;
+    let (st, v) = report_batch(s, &readings).await;
     assert_eq!(st, Status::Ok, "{v}");
     let results = v["results"].as_array().unwrap();
     assert_eq!(results.len() as u64, LEN);

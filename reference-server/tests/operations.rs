@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::*;
-use rocket::http::{ContentType, Status};
+use rocket::http::Status;
 use smartmeter_server::db::PgPool;
 
 async fn metrics_text(s: &Server) -> String {
@@ -46,13 +46,7 @@ async fn a_flooding_meter_gets_429_and_others_are_served() {
     let flood_run = async {
         let mut answers = Vec::new();
         for body in &floods {
-            let resp = s
-                .public
-                .post("/reportReading")
-                .header(ContentType::JSON)
-                .body(body)
-                .dispatch()
-                .await;
+            let resp = post_json(&s, "/reportReading", body).await;
             let retry_after = resp.headers().get_one("Retry-After").map(str::to_string);
             let (st, v) = json_of(resp).await;
             answers.push((st, v, retry_after));
@@ -99,13 +93,7 @@ async fn a_flooding_meter_gets_429_and_others_are_served() {
         signed(flood, 40, 40, 0),
         signed(calm, 6, 6, 0)
     );
-    let resp = s
-        .public
-        .post("/reportReadings")
-        .header(ContentType::JSON)
-        .body(body)
-        .dispatch()
-        .await;
+    let resp = post_json(&s, "/reportReadings", &body).await;
     assert!(resp.headers().get_one("Retry-After").is_some());
     let (st, v) = json_of(resp).await;
     assert_eq!(st, Status::Ok, "{v}");

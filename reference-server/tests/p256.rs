@@ -16,7 +16,7 @@
 mod common;
 
 use common::*;
-use rocket::http::{ContentType, Status};
+use rocket::http::Status;
 use serde_json::Value;
 use smartmeter_core::{KeySpec, MeterKey, PublicKey, SignedReading, ecdsa};
 
@@ -174,15 +174,7 @@ async fn p256_readings_in_a_batch_get_one_result_each() {
         ),
         signed(&p256, 3, 30, 0),
     ];
-    let body = format!("{{\"readings\":[{}]}}", readings.join(","));
-    let resp = s
-        .public
-        .post("/reportReadings")
-        .header(ContentType::JSON)
-        .body(body)
-        .dispatch()
-        .await;
-    let (st, v) = json_of(resp).await;
+    let (st, v) = report_batch(s, &readings).await;
     assert_eq!(st, Status::Ok, "{v}");
     let got: Vec<(&str, Option<&str>)> = v["results"]
         .as_array()

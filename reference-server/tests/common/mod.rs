@@ -122,15 +122,34 @@ pub async fn register_key(server: &Server, username: &str, key: &MeterKey) -> St
     v["key_id"].as_str().unwrap().to_string()
 }
 
-pub async fn report(server: &Server, body: &str) -> (Status, Value) {
-    let resp = server
+/// `POST path` on the public listener with a JSON body; the whole
+/// response, for a test that reads its headers.
+pub async fn post_json<'c>(
+    server: &'c Server,
+    path: &'static str,
+    body: &str,
+) -> LocalResponse<'c> {
+    server
         .public
-        .post("/reportReading")
+        .post(path)
         .header(ContentType::JSON)
         .body(body)
         .dispatch()
-        .await;
-    json_of(resp).await
+        .await
+}
+
+pub async fn report(server: &Server, body: &str) -> (Status, Value) {
+    json_of(post_json(server, "/reportReading", body).await).await
+}
+
+/// `POST /reportReadings` with these readings (wire JSON) as the batch.
+pub async fn report_batch(server: &Server, readings: &[String]) -> (Status, Value) {
+    report_batch_body(server, format!("{{\"readings\":[{}]}}", readings.join(","))).await
+}
+
+/// `POST /reportReadings` with this body, well-formed or not.
+pub async fn report_batch_body(server: &Server, body: String) -> (Status, Value) {
+    json_of(post_json(server, "/reportReadings", &body).await).await
 }
 
 pub async fn get(client: &Client, uri: &str, token: Option<&str>) -> (Status, Value) {
