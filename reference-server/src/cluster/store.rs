@@ -26,7 +26,6 @@
 //! a reading is stored exactly once.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -438,27 +437,29 @@ async fn judge_and_store(
             continue;
         };
         let key_id = signed.key_id();
-        if let Entry::Vacant(slot) = meters.entry(key_id) {
-            let client = pool.get().await.map_err(|e| e.to_string())?;
-            let row = db::meter_by_key(&client, &key_id)
-                .await
-                .map_err(|e| e.to_string())?;
-            // Only registered meters are remembered: a meter registered
-            // later is then found.
-            if let Some(row) = row {
-                slot.insert(Registered {
-                    id: row.id,
-                    key: row.public_key,
-                });
-            }
-        }
         let verified = match meters.get(&key_id) {
             Some(known) => known.key.verify(&signed).ok().map(|r| (r, Some(known.id))),
-            None => signed
-                .carried_key()
-                .ok()
-                .and_then(|key| key.verify(&signed).ok())
-                .map(|r| (r, None)),
+            // Not known yet: the carried key first, as for any reading, so
+            // that a message nobody signed costs no query.
+            None => {
+                let carried = signed.carried_key().ok();
+                match carried.and_then(|key| Some((key.verify(&signed).ok()?, key))) {
+                    Some((reading, key)) => {
+                        let client = pool.get().await.map_err(|e| e.to_string())?;
+                        let row = db::meter_by_key(&client, &key_id)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        // Only registered meters are remembered: a meter
+                        // registered later is then found.
+                        let id = row.map(|row| row.id);
+                        if let Some(id) = id {
+                            meters.insert(key_id, Registered { id, key });
+                        }
+                        Some((reading, id))
+                    }
+                    None => None,
+                }
+            }
         };
         match verified {
             Some((reading, Some(meter_id))) => {
