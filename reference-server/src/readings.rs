@@ -152,9 +152,14 @@ async fn check(
 const MIN_PER_THREAD: usize = 8;
 
 /// Verifies the found readings of a batch on up to `shared.verify_threads`
-/// threads: the request's own task verifies the first share, the blocking
-/// pool the others. A batch is otherwise verified on one core, whatever
-/// the machine has. Results come back in order.
+/// threads of the blocking pool, and waits for them. Results come back in
+/// order.
+///
+/// With one core, or a batch too small to share, the request's own task
+/// verifies. Otherwise every share goes to the blocking pool, none to the
+/// request's task: Rocket's worker threads parse, look up and answer every
+/// request, and a share kept on them made those threads the bottleneck
+/// while the other cores waited (docs/performance.md).
 ///
 /// # Errors
 /// 500 if a verifying thread failed (verification never panics).
@@ -163,30 +168,26 @@ async fn verify_all(
     found: Vec<Found>,
 ) -> Result<Vec<Result<NewReading, ApiError>>, ApiError> {
     let threads = (found.len() / MIN_PER_THREAD).clamp(1, shared.verify_threads.max(1));
+    if threads == 1 {
+        return Ok(found.into_iter().map(|f| verify(shared, f)).collect());
+    }
     let share = found.len().div_ceil(threads);
-    let mut shares = Vec::with_capacity(threads);
+    let mut handles = Vec::with_capacity(threads);
     let mut rest = found.into_iter();
     loop {
-        let next: Vec<Found> = rest.by_ref().take(share).collect();
-        if next.is_empty() {
+        let mine: Vec<Found> = rest.by_ref().take(share).collect();
+        if mine.is_empty() {
             break;
         }
-        shares.push(next);
+        let shared = Arc::clone(shared);
+        handles.push(rocket::tokio::task::spawn_blocking(move || {
+            mine.into_iter()
+                .map(|f| verify(&shared, f))
+                .collect::<Vec<_>>()
+        }));
     }
-    let mut shares = shares.into_iter();
-    let own = shares.next().unwrap_or_default();
-    let others: Vec<_> = shares
-        .map(|mine| {
-            let shared = Arc::clone(shared);
-            rocket::tokio::task::spawn_blocking(move || {
-                mine.into_iter()
-                    .map(|f| verify(&shared, f))
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let mut out: Vec<_> = own.into_iter().map(|f| verify(shared, f)).collect();
-    for handle in others {
+    let mut out = Vec::with_capacity(share * threads);
+    for handle in handles {
         out.extend(handle.await.map_err(|e| ApiError::internal(&e))?);
     }
     Ok(out)
