@@ -277,7 +277,7 @@ open-loop schedule, as wrk2 would; Debian has no wrk2). {meters} meters with the
 keys per set; their {per_meter} readings each are signed before the clock starts and replayed once
 each, round by round (every meter's sequence 1, then every meter's 2, ...), over keep-alive
 connections. Every reading is parsed, verified, judged by the core's rules and committed before its
-answer. The batch rows use another set and 64 readings per request (latency is per request).
+answer. The batch rows use another set, with twice the readings per meter, 64 per request (latency is per request).
 Each server run has a fresh database. CPU time is read from `/proc` (utime + stime) around each
 replay: the server process; PostgreSQL's backends of the bench database plus the cluster's own
 processes (WAL writer, checkpointer...), which also serve other databases on this shared machine;
