@@ -29,6 +29,8 @@
 #                                 run, alternating with this one
 #   BENCH_REFERENCE_NAME          its name in the table (default "reference")
 #   BENCH_ROUNDS                  rounds of each server (default 1; 2 with a reference)
+#   BENCH_LOADS                   the loads to run, of single,batch,paced,large
+#                                 (default all; for quick A/B runs of two builds)
 #   BENCH_NO_DOCS=1               leave docs/performance.md alone
 set -euo pipefail
 cd "$(dirname "$0")/.."

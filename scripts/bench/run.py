@@ -181,13 +181,16 @@ def measure(label, binary):
         ctx = {"db_url": db_url, "db": db, "public": public, "pid": server.pid}
         print(f"{label} ({binary}):", flush=True)
         time.sleep(11)  # the registrations' WAL counts are published
-        out["single"] = replay(ctx, "single", "/reportReading", f"{work}/single/single.txt")
-        out["batch"] = replay(ctx, "batch", "/reportReadings", f"{work}/batch/batch.txt")
-        out["paced"] = replay(ctx, "paced", "/reportReading", f"{work}/paced/single.txt",
-                              conns=PACED_CONNS, rate=RATE)
+        if "single" in LOADS:
+            out["single"] = replay(ctx, "single", "/reportReading", f"{work}/single/single.txt")
+        if "batch" in LOADS:
+            out["batch"] = replay(ctx, "batch", "/reportReadings", f"{work}/batch/batch.txt")
+        if "paced" in LOADS:
+            out["paced"] = replay(ctx, "paced", "/reportReading", f"{work}/paced/single.txt",
+                                  conns=PACED_CONNS, rate=RATE)
         # The large table is loaded in this server's schema (offset BIGINT,
         # partitions); the reference's schema differs, so it is not loaded there.
-        if LARGE_ROWS and label == "this":
+        if "large" in LOADS and LARGE_ROWS and label == "this":
             seconds = load_large(db_url, LARGE_ROWS)
             print(f"  loaded {LARGE_ROWS:,} readings in {seconds:.0f} s", flush=True)
             out["large"] = replay(ctx, "large", "/reportReading", f"{work}/large/single.txt")
@@ -212,6 +215,9 @@ ROCKET_WORKERS = os.environ.get("BENCH_ROCKET_WORKERS", "1")
 RATE = int(os.environ.get("BENCH_RATE", "7500"))
 PACED_CONNS = int(os.environ.get("BENCH_PACED_CONNS", "128"))
 LARGE_ROWS = int(os.environ.get("BENCH_LARGE_ROWS", "10000000"))
+LOADS = set(os.environ.get("BENCH_LOADS", ",".join(SETS)).split(","))
+if not LOADS <= set(SETS):
+    sys.exit(f"BENCH_LOADS: each of {', '.join(sorted(LOADS - set(SETS)))} is not one of {', '.join(SETS)}")
 servers = [("this", server_bin)]
 if reference_bin:
     servers.insert(0, ("reference", reference_bin))
