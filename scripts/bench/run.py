@@ -175,7 +175,7 @@ def measure(label, binary):
         else:
             log.flush()
             sys.exit(f"{label}: the server did not become healthy:\n" + open(f"{work}/server-{label}.log").read()[-3000:])
-        for name in SETS:
+        for name in sorted(LOADS):
             for line in open(f"{work}/{name}/meters.jsonl"):
                 assert call(operator, "/register", line.strip(), token) == 201
         ctx = {"db_url": db_url, "db": db, "public": public, "pid": server.pid}
