@@ -98,10 +98,7 @@ fn base(shared: &Arc<Shared>, figment: Figment, listener: Listener) -> Rocket<Bu
                 }
             },
         ))
-        .attach(metrics::Latency {
-            metrics: Arc::clone(&shared.metrics),
-            listener,
-        })
+        .attach(metrics::Latency::new(&shared.metrics, listener))
         .attach(logging::RequestLog { listener })
         .manage(Arc::clone(shared))
         .register("/", error::catchers())

@@ -4,7 +4,6 @@
 //! Every metric is registered here, once, with its help text; `docs/api.md`
 //! lists them and a test checks that each listed metric is exported.
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 use std::time::Duration;
 
@@ -361,12 +360,24 @@ impl Metrics {
     }
 }
 
-/// Measures request latency and requests in flight into [`Metrics`].
+/// Measures request latency and requests in flight into [`Metrics`], for
+/// one listener. Its two series are looked up once, here: a lookup in a
+/// labelled family takes a lock and hashes the label, and every request
+/// would take three.
 pub struct Latency {
-    /// Where to record.
-    pub metrics: Arc<Metrics>,
-    /// Which listener.
-    pub listener: Listener,
+    latency: Histogram,
+    in_flight: Gauge<i64, AtomicI64>,
+}
+
+impl Latency {
+    /// The fairing of `listener`'s requests.
+    pub fn new(metrics: &Metrics, listener: Listener) -> Self {
+        let labels = ListenerLabel { listener };
+        Self {
+            latency: metrics.latency.get_or_create_owned(&labels),
+            in_flight: metrics.in_flight.get_or_create_owned(&labels),
+        }
+    }
 }
 
 #[rocket::async_trait]
@@ -380,23 +391,12 @@ impl Fairing for Latency {
 
     async fn on_request(&self, req: &mut Request<'_>, _data: &mut Data<'_>) {
         req.local_cache(|| Started(std::time::Instant::now()));
-        self.metrics
-            .in_flight
-            .get_or_create(&ListenerLabel {
-                listener: self.listener,
-            })
-            .inc();
+        self.in_flight.inc();
     }
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, _res: &mut Response<'r>) {
         let started = req.local_cache(|| Started(std::time::Instant::now()));
-        let labels = ListenerLabel {
-            listener: self.listener,
-        };
-        self.metrics
-            .latency
-            .get_or_create(&labels)
-            .observe(started.0.elapsed().as_secs_f64());
-        self.metrics.in_flight.get_or_create(&labels).dec();
+        self.latency.observe(started.0.elapsed().as_secs_f64());
+        self.in_flight.dec();
     }
 }

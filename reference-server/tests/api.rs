@@ -989,6 +989,19 @@ async fn health_and_metrics() {
     ] {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
+    // The latency fairing records into the exported series: two answers on
+    // each listener so far, and this request still in flight.
+    for line in [
+        "smartmeter_request_duration_seconds_count{listener=\"public\"} 2",
+        "smartmeter_request_duration_seconds_count{listener=\"operator\"} 2",
+        "smartmeter_requests_in_flight{listener=\"public\"} 0",
+        "smartmeter_requests_in_flight{listener=\"operator\"} 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line} missing from:\n{text}"
+        );
+    }
     // Every sample line is `name{labels} value` with a numeric value.
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let value = line.rsplit(' ').next().unwrap();
