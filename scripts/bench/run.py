@@ -215,7 +215,7 @@ ROCKET_WORKERS = os.environ.get("BENCH_ROCKET_WORKERS", "1")
 RATE = int(os.environ.get("BENCH_RATE", "7500"))
 PACED_CONNS = int(os.environ.get("BENCH_PACED_CONNS", "128"))
 LARGE_ROWS = int(os.environ.get("BENCH_LARGE_ROWS", "10000000"))
-LOADS = set(os.environ.get("BENCH_LOADS", ",".join(SETS)).split(","))
+LOADS = set((os.environ.get("BENCH_LOADS") or ",".join(SETS)).split(","))
 if not LOADS <= set(SETS):
     sys.exit(f"BENCH_LOADS: each of {', '.join(sorted(LOADS - set(SETS)))} is not one of {', '.join(SETS)}")
 servers = [("this", server_bin)]
