@@ -17,6 +17,15 @@ fi
 
 python3 fuzz/seed-corpus.py
 
+# The fuzz crate has its own lock file, outside the workspace's; a stale one
+# would be rewritten silently by the build below and fuzz other versions
+# than the ones committed. Fail instead, saying how to refresh it.
+if ! cargo "+$toolchain" metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml >/dev/null; then
+    echo "fuzz: fuzz/Cargo.lock is out of date; refresh it with" \
+        "'cargo +$toolchain update --manifest-path fuzz/Cargo.toml --workspace' and commit it" >&2
+    exit 1
+fi
+
 # One build for all targets; `fuzz run` below reuses it (same flags).
 cargo "+$toolchain" fuzz build
 
