@@ -12,7 +12,6 @@ requests = {}
 health_request = nil
 total = 0
 sent = 0
-path = "/"
 done_file = nil
 answered = 0
 health = 0
@@ -23,7 +22,7 @@ health = 0
 -- docs/performance.md), taken from the two cores that the server and
 -- PostgreSQL share with it during the measurement.
 function read_args(args)
-  path = args[1]
+  local path = args[1]
   done_file = args[3]
   local headers = {["Content-Type"] = "application/json"}
   for line in io.lines(args[2]) do
